@@ -1,0 +1,63 @@
+//! The smallest useful carafe app, and the one the load benchmark drives.
+//!
+//! ```sh
+//! cargo run --release --example hello            # http://127.0.0.1:5000/
+//! HOST=0.0.0.0 PORT=8080 WORKERS=0 cargo run --release --example hello   # all cores
+//! ```
+
+use carafe::{App, HttpError, Json, Request, Response};
+use serde::Serialize;
+
+fn index(_: &Request) -> &'static str {
+    "Hello, World!"
+}
+
+fn plaintext(_: &Request) -> Response {
+    Response::text("Hello, World!")
+}
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+fn json(_: &Request) -> Json<Message> {
+    Json(Message {
+        message: "Hello, World!",
+    })
+}
+
+/// The body back, with its content type.
+fn echo(req: &Request) -> Response {
+    let resp = Response::new(req.body().to_vec());
+    match req.content_type() {
+        Some(content_type) => resp.with_content_type(content_type.to_owned()),
+        None => resp,
+    }
+}
+
+#[derive(Serialize)]
+struct User {
+    id: u64,
+}
+
+fn user(req: &Request) -> Result<Json<User>, HttpError> {
+    Ok(Json(User {
+        id: req.param("id")?,
+    }))
+}
+
+fn main() -> std::io::Result<()> {
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
+    let mut app = App::new();
+    if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
+        app.workers(workers);
+    }
+    app.get("/", index);
+    app.get("/plaintext", plaintext);
+    app.get("/json", json);
+    app.post("/echo", echo);
+    app.get("/users/<int:id>", user);
+    app.run(format!("{host}:{port}"))
+}

@@ -1,0 +1,570 @@
+//! `App`: rules, hooks and error handlers, and Flask's dispatch chain
+//! (before-request hooks → view → error handlers → after-request hooks → teardown).
+//! No IO happens here: the server and the test client hand it a parsed request.
+
+use std::any::Any;
+use std::net::ToSocketAddrs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::blueprint::Blueprint;
+use crate::config::Config;
+use crate::error::{HttpError, abort};
+use crate::method::Method;
+use crate::request::Request;
+use crate::response::{IntoResponse, Responder, Response, redirect_with};
+use crate::router::{Routed, Router, Rule, UrlBuildError};
+use crate::server::Server;
+use crate::status::StatusCode;
+
+/// A view: what a rule dispatches to.
+pub(crate) type View = Box<dyn Fn(&Request<'_>) -> Result<Response, HttpError> + Send + Sync>;
+type BeforeHook = Box<dyn Fn(&Request<'_>) -> Result<Option<Response>, HttpError> + Send + Sync>;
+type AfterHook = Box<dyn Fn(&Request<'_>, &mut Response) + Send + Sync>;
+type TeardownHook = Box<dyn Fn(&Request<'_>, Option<&HttpError>) + Send + Sync>;
+type ErrorHandler = Box<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
+
+/// Hooks and error handlers: what an app and a blueprint both have (Flask's `Scaffold`).
+#[derive(Default)]
+pub(crate) struct Scaffold {
+    pub(crate) before: Vec<BeforeHook>,
+    pub(crate) after: Vec<AfterHook>,
+    pub(crate) teardown: Vec<TeardownHook>,
+    pub(crate) errors: Vec<(StatusCode, ErrorHandler)>,
+    pub(crate) any_error: Option<ErrorHandler>,
+}
+
+impl Scaffold {
+    fn error_handler(&self, status: StatusCode) -> Option<&ErrorHandler> {
+        self.errors
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, h)| h)
+    }
+}
+
+/// What a `before_request` hook returns: `()` or `None` to go on, a response to answer
+/// with it instead of the view, or an error for the error handlers.
+pub trait BeforeRequest {
+    /// `Ok(None)` to continue, `Ok(Some(response))` to short-circuit.
+    fn into_before(self) -> Result<Option<Response>, HttpError>;
+}
+
+impl BeforeRequest for () {
+    fn into_before(self) -> Result<Option<Response>, HttpError> {
+        Ok(None)
+    }
+}
+
+impl<R: IntoResponse> BeforeRequest for Option<R> {
+    fn into_before(self) -> Result<Option<Response>, HttpError> {
+        Ok(self.map(IntoResponse::into_response))
+    }
+}
+
+impl<T: BeforeRequest, E: Into<HttpError>> BeforeRequest for Result<T, E> {
+    fn into_before(self) -> Result<Option<Response>, HttpError> {
+        self.map_err(Into::into)?.into_before()
+    }
+}
+
+/// Defines the methods an [`App`] and a [`Blueprint`] share: routes, hooks, error handlers.
+macro_rules! scaffold_methods {
+    () => {
+        /// Registers `view` for `rule` and `methods` (Flask's `@app.route(rule, methods=...)`).
+        ///
+        /// The endpoint is the function's name (for a closure: the rule text).
+        ///
+        /// # Panics
+        ///
+        /// If the rule is malformed, like Flask raising at import time.
+        pub fn route<F, R>(&mut self, rule: &str, methods: &[Method], view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.add_url_rule(rule, None, methods, view)
+        }
+
+        /// `GET` (and `HEAD`) on `rule`.
+        pub fn get<F, R>(&mut self, rule: &str, view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.route(rule, &[Method::GET], view)
+        }
+
+        /// `POST` on `rule`.
+        pub fn post<F, R>(&mut self, rule: &str, view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.route(rule, &[Method::POST], view)
+        }
+
+        /// `PUT` on `rule`.
+        pub fn put<F, R>(&mut self, rule: &str, view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.route(rule, &[Method::PUT], view)
+        }
+
+        /// `DELETE` on `rule`.
+        pub fn delete<F, R>(&mut self, rule: &str, view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.route(rule, &[Method::DELETE], view)
+        }
+
+        /// `PATCH` on `rule`.
+        pub fn patch<F, R>(&mut self, rule: &str, view: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: Responder,
+        {
+            self.route(rule, &[Method::PATCH], view)
+        }
+
+        /// Runs `hook` before each view; it may answer instead (return a response) or
+        /// fail with an [`HttpError`]. Return `()` or `None` to go on.
+        pub fn before_request<F, R>(&mut self, hook: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+            R: BeforeRequest,
+        {
+            self.scaffold
+                .before
+                .push(Box::new(move |req| hook(req).into_before()));
+            self
+        }
+
+        /// Runs `hook` on every response before it is sent; hooks run in reverse order of
+        /// registration, as in Flask.
+        pub fn after_request<F>(&mut self, hook: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static,
+        {
+            self.scaffold.after.push(Box::new(hook));
+            self
+        }
+
+        /// Runs `hook` after every request, even when it failed; it sees the error if any.
+        pub fn teardown_request<F>(&mut self, hook: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>, Option<&HttpError>) + Send + Sync + 'static,
+        {
+            self.scaffold.teardown.push(Box::new(hook));
+            self
+        }
+
+        /// Answers errors with `status` (from `abort`, routing, or a failed view) with
+        /// `handler`. A response the handler leaves at `200` gets the error's status.
+        pub fn errorhandler<F, R>(&mut self, status: impl Into<StatusCode>, handler: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
+            R: IntoResponse,
+        {
+            let status = status.into();
+            self.scaffold.errors.retain(|(s, _)| *s != status);
+            self.scaffold.errors.push((
+                status,
+                Box::new(move |req, err| handler(req, err).into_response()),
+            ));
+            self
+        }
+
+        /// Answers every error that has no handler for its own status.
+        pub fn errorhandler_any<F, R>(&mut self, handler: F) -> &mut Self
+        where
+            F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
+            R: IntoResponse,
+        {
+            self.scaffold.any_error =
+                Some(Box::new(move |req, err| handler(req, err).into_response()));
+            self
+        }
+    };
+}
+pub(crate) use scaffold_methods;
+
+/// Wraps a typed view into the boxed form the router dispatches to.
+pub(crate) fn boxed_view<F, R>(view: F) -> View
+where
+    F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+    R: Responder,
+{
+    Box::new(move |req| view(req).into_outcome())
+}
+
+/// The endpoint name Flask would give: the function's name; for closures, the rule.
+pub(crate) fn default_endpoint<F>(rule: &str) -> String {
+    let name = std::any::type_name::<F>();
+    if name.contains("{{closure}}") || name.contains('<') {
+        return rule.to_owned();
+    }
+    name.rsplit("::").next().unwrap_or(rule).to_owned()
+}
+
+struct ViewEntry {
+    view: View,
+    blueprint: Option<usize>,
+}
+
+struct BlueprintScope {
+    name: String,
+    scaffold: Scaffold,
+}
+
+/// A web application: rules, hooks, error handlers and configuration.
+///
+/// ```no_run
+/// use carafe::{App, Request};
+///
+/// fn user(req: &Request) -> Result<String, carafe::HttpError> {
+///     let id: u64 = req.param("id")?;
+///     Ok(format!("user {id}"))
+/// }
+///
+/// let mut app = App::new();
+/// app.get("/", |_req: &Request| "Hello, World!");
+/// app.get("/users/<int:id>", user);
+/// app.run("127.0.0.1:5000").unwrap();
+/// ```
+pub struct App {
+    config: Config,
+    pub(crate) router: Router,
+    views: Vec<ViewEntry>,
+    scaffold: Scaffold,
+    blueprints: Vec<BlueprintScope>,
+}
+
+impl Default for App {
+    fn default() -> App {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with no routes and the default [`Config`].
+    pub fn new() -> App {
+        App {
+            config: Config::default(),
+            router: Router::default(),
+            views: Vec::new(),
+            scaffold: Scaffold::default(),
+            blueprints: Vec::new(),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: Config) -> App {
+        self.config = config;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The configuration, to change it before serving.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Sets the number of event loops (threads); `0` means one per core.
+    pub fn workers(&mut self, n: usize) -> &mut App {
+        self.config.workers = n;
+        self
+    }
+
+    /// Sets the key that signs session cookies (Flask's `SECRET_KEY`).
+    pub fn secret_key(&mut self, key: impl Into<String>) -> &mut App {
+        self.config.secret_key = Some(key.into());
+        self
+    }
+
+    /// Registers `view` for `rule` under `endpoint` (default: the function's name),
+    /// answering `methods` (Flask's `add_url_rule`).
+    ///
+    /// # Panics
+    ///
+    /// If the rule is malformed.
+    pub fn add_url_rule<F, R>(
+        &mut self,
+        rule: &str,
+        endpoint: Option<&str>,
+        methods: &[Method],
+        view: F,
+    ) -> &mut App
+    where
+        F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+        R: Responder,
+    {
+        let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
+        self.add_view(rule, &endpoint, methods, boxed_view(view), None);
+        self
+    }
+
+    fn add_view(
+        &mut self,
+        rule: &str,
+        endpoint: &str,
+        methods: &[Method],
+        view: View,
+        blueprint: Option<usize>,
+    ) {
+        let target = self.views.len();
+        let rule = Rule::new(rule, endpoint, methods, target).unwrap_or_else(|e| panic!("{e}"));
+        self.router.add(rule);
+        self.views.push(ViewEntry { view, blueprint });
+    }
+
+    scaffold_methods!();
+
+    /// Mounts a blueprint's routes under its URL prefix, with its hooks and error
+    /// handlers applying to those routes only. Endpoints become `"name.endpoint"`.
+    pub fn register_blueprint(&mut self, blueprint: Blueprint) -> &mut App {
+        let index = self.blueprints.len();
+        let (name, routes, scaffold) = blueprint.into_parts();
+        for route in routes {
+            let endpoint = format!("{name}.{}", route.endpoint);
+            self.add_view(
+                &route.rule,
+                &endpoint,
+                &route.methods,
+                route.view,
+                Some(index),
+            );
+        }
+        self.blueprints.push(BlueprintScope { name, scaffold });
+        self
+    }
+
+    /// Builds the URL of `endpoint` with `values` for its variables; other values become
+    /// the query string (Flask's `url_for`).
+    ///
+    /// ```
+    /// use carafe::{App, Request};
+    /// fn user(_: &Request) -> &'static str { "" }
+    /// let mut app = App::new();
+    /// app.get("/users/<int:id>", user);
+    /// assert_eq!(app.url_for("user", &[("id", &7), ("tab", &"posts")]).unwrap(), "/users/7?tab=posts");
+    /// ```
+    pub fn url_for(
+        &self,
+        endpoint: &str,
+        values: &[(&str, &dyn std::fmt::Display)],
+    ) -> Result<String, UrlBuildError> {
+        let owned: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.router.url_for(endpoint, &pairs)
+    }
+
+    /// Binds `addr`, serves until SIGINT or SIGTERM, then finishes requests in flight
+    /// (like Flask's `app.run(host, port)`).
+    ///
+    /// Bind errors (address in use, permission denied) are returned, naming the address.
+    pub fn run(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+        let server = self.bind(addr)?;
+        #[cfg(feature = "signals")]
+        server.shutdown_on_signals()?;
+        eprintln!(
+            " * Running on http://{}/ (Press CTRL+C to quit)",
+            server.local_addr()
+        );
+        server.run()
+    }
+
+    /// Binds `addr` and returns the server without running it: read
+    /// [`Server::local_addr`] (port 0 picks a free port), take a
+    /// [`Server::shutdown_handle`], then call [`Server::run`].
+    pub fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+        Server::bind(self, addr)
+    }
+
+    /// The rule list, for diagnostics: (rule, endpoint, methods).
+    pub fn rules(&self) -> impl Iterator<Item = (&str, &str, String)> {
+        self.router.rules().map(|r| {
+            (
+                r.text.as_str(),
+                r.endpoint.as_str(),
+                r.methods.allow_header(),
+            )
+        })
+    }
+
+    pub(crate) fn blueprint_name(&self, index: usize) -> &str {
+        &self.blueprints[index].name
+    }
+
+    pub(crate) fn view_blueprint(&self, target: usize) -> Option<usize> {
+        self.views[target].blueprint
+    }
+
+    /// Runs the whole dispatch chain for one request. Never panics: a panicking view or
+    /// hook costs this request a 500.
+    pub(crate) fn handle(&self, mut req: Request<'_>) -> Response {
+        let routed = self.route_request(&mut req);
+        let req = req;
+        let blueprint = req.blueprint_index();
+        let scopes = [
+            blueprint.map(|i| &self.blueprints[i].scaffold),
+            Some(&self.scaffold),
+        ];
+        let scopes = scopes.iter().flatten().copied();
+
+        let outcome = guarded(&req, || {
+            for scaffold in scopes.clone().rev() {
+                for hook in &scaffold.before {
+                    if let Some(resp) = hook(&req)? {
+                        return Ok(resp);
+                    }
+                }
+            }
+            match routed? {
+                Some(resp) => Ok(resp),
+                None => {
+                    let target = req.route.as_ref().map(|m| self.router.rule(m.rule).target);
+                    match target {
+                        Some(target) => (self.views[target].view)(&req),
+                        None => Err(abort(StatusCode::NOT_FOUND)),
+                    }
+                }
+            }
+        });
+        let (mut response, error) = match outcome {
+            Ok(resp) => (resp, None),
+            Err(mut err) => (self.handle_error(&req, scopes.clone(), &mut err), Some(err)),
+        };
+
+        let after = guarded(&req, || {
+            for scaffold in scopes.clone() {
+                for hook in scaffold.after.iter().rev() {
+                    hook(&req, &mut response);
+                }
+            }
+            Ok(())
+        });
+        if let Err(err) = after {
+            response = err.to_response();
+        }
+        for scaffold in scopes {
+            for hook in scaffold.teardown.iter().rev() {
+                let _ = guarded(&req, || {
+                    hook(&req, error.as_ref());
+                    Ok(())
+                });
+            }
+        }
+        response
+    }
+
+    /// Routes the request, recording the match on it. `Ok(Some(_))` is an automatic
+    /// answer (OPTIONS); `Err` is a routing error for the error handlers.
+    fn route_request(&self, req: &mut Request<'_>) -> Result<Option<Response>, HttpError> {
+        if req.target == "*" {
+            // `OPTIONS *`: the server's capabilities, not a resource.
+            let allow = self.router.all_methods().allow_header();
+            return Ok(Some(
+                Response::empty(StatusCode::OK).with_header("Allow", allow),
+            ));
+        }
+        let Some(path) = req.decoded_path() else {
+            return Err(abort(400).with_message("The path is not valid percent-encoded UTF-8."));
+        };
+        match self.router.route(path, &req.method) {
+            Routed::Found { rule, params } => {
+                req.route = Some(crate::request::RouteMatch { rule, params });
+                Ok(None)
+            }
+            Routed::Options(allowed) => Ok(Some(
+                Response::empty(StatusCode::OK).with_header("Allow", allowed.allow_header()),
+            )),
+            Routed::MethodNotAllowed(allowed) => {
+                Err(abort(StatusCode::METHOD_NOT_ALLOWED)
+                    .with_header("Allow", allowed.allow_header()))
+            }
+            Routed::AddSlash => {
+                let mut location = format!("{}/", req.raw_path());
+                if !req.query_string().is_empty() {
+                    location.push('?');
+                    location.push_str(req.query_string());
+                }
+                Err(HttpError::from_response(redirect_with(
+                    location,
+                    StatusCode::PERMANENT_REDIRECT,
+                )))
+            }
+            Routed::NotFound if !req.method.is_standard() => {
+                Err(abort(StatusCode::NOT_IMPLEMENTED))
+            }
+            Routed::NotFound => Err(abort(StatusCode::NOT_FOUND)),
+        }
+    }
+
+    fn handle_error<'s>(
+        &self,
+        req: &Request<'_>,
+        scopes: impl Iterator<Item = &'s Scaffold> + Clone,
+        err: &mut HttpError,
+    ) -> Response {
+        if let Some(resp) = err.take_response() {
+            return resp;
+        }
+        if err.status() == StatusCode::INTERNAL_SERVER_ERROR
+            && let Some(source) = err.source()
+        {
+            log::error!("{} {}: {source}", req.method(), req.path());
+        }
+        let status = err.status();
+        let handler = scopes
+            .clone()
+            .find_map(|s| s.error_handler(status))
+            .or_else(|| scopes.clone().find_map(|s| s.any_error.as_ref()));
+        let Some(handler) = handler else {
+            return err.to_response();
+        };
+        let err: &HttpError = err;
+        match guarded(req, || Ok(handler(req, err))) {
+            Ok(mut resp) => {
+                if resp.status() == StatusCode::OK {
+                    resp.set_status(status);
+                }
+                for (name, value) in err.headers() {
+                    if resp.header(name).is_none() {
+                        resp.append_header(name.clone(), value.clone());
+                    }
+                }
+                resp
+            }
+            Err(failed) => failed.to_response(),
+        }
+    }
+}
+
+/// Runs user code, turning a panic into a 500 for this request only.
+fn guarded<T>(req: &Request<'_>, f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        log::error!(
+            "panic while handling {} {}: {}",
+            req.method(),
+            req.path(),
+            panic_message(&*panic)
+        );
+        Err(abort(StatusCode::INTERNAL_SERVER_ERROR))
+    })
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}

@@ -1,0 +1,111 @@
+//! Blueprints: a group of routes, hooks and error handlers mounted under a URL prefix.
+
+use crate::app::{BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods};
+use crate::error::HttpError;
+use crate::method::Method;
+use crate::request::Request;
+use crate::response::{IntoResponse, Responder, Response};
+use crate::status::StatusCode;
+
+/// A set of routes registered on an app later, under a prefix (Flask's `Blueprint`).
+///
+/// Its hooks and error handlers apply only to requests routed to its own views, and its
+/// endpoints are named `"<blueprint>.<endpoint>"`.
+///
+/// ```
+/// use carafe::{App, Blueprint, Request};
+///
+/// fn dashboard(_: &Request) -> &'static str { "admin home" }
+///
+/// let mut admin = Blueprint::new("admin", "/admin");
+/// admin.get("/", dashboard);
+/// admin.before_request(|req: &Request| {
+///     if req.header("X-Admin").is_none() {
+///         return Err(carafe::abort(403));
+///     }
+///     Ok(())
+/// });
+///
+/// let mut app = App::new();
+/// app.register_blueprint(admin);
+/// assert_eq!(app.url_for("admin.dashboard", &[]).unwrap(), "/admin/");
+/// ```
+pub struct Blueprint {
+    name: String,
+    url_prefix: String,
+    routes: Vec<RouteDef>,
+    scaffold: Scaffold,
+}
+
+/// A route waiting for its blueprint to be registered.
+pub(crate) struct RouteDef {
+    pub(crate) rule: String,
+    pub(crate) endpoint: String,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) view: View,
+}
+
+impl Blueprint {
+    /// A blueprint named `name` (the endpoint prefix) mounted at `url_prefix`
+    /// (`""` or `"/"` for none).
+    ///
+    /// # Panics
+    ///
+    /// If `name` contains a dot, which would make endpoint names ambiguous.
+    pub fn new(name: &str, url_prefix: &str) -> Blueprint {
+        assert!(
+            !name.contains('.'),
+            "blueprint name {name:?} may not contain a dot"
+        );
+        Blueprint {
+            name: name.to_owned(),
+            url_prefix: url_prefix.trim_end_matches('/').to_owned(),
+            routes: Vec::new(),
+            scaffold: Scaffold::default(),
+        }
+    }
+
+    /// The blueprint's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Registers `view` for `rule` (relative to the prefix) under `endpoint`
+    /// (default: the function's name), answering `methods`.
+    ///
+    /// # Panics
+    ///
+    /// When registered on an app, if the rule is malformed.
+    pub fn add_url_rule<F, R>(
+        &mut self,
+        rule: &str,
+        endpoint: Option<&str>,
+        methods: &[Method],
+        view: F,
+    ) -> &mut Blueprint
+    where
+        F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+        R: Responder,
+    {
+        let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
+        // Flask joins prefix and rule with exactly one slash.
+        let rule = if rule.is_empty() {
+            self.url_prefix.clone()
+        } else {
+            format!("{}/{}", self.url_prefix, rule.trim_start_matches('/'))
+        };
+        self.routes.push(RouteDef {
+            rule,
+            endpoint,
+            methods: methods.to_vec(),
+            view: boxed_view(view),
+        });
+        self
+    }
+
+    scaffold_methods!();
+
+    pub(crate) fn into_parts(self) -> (String, Vec<RouteDef>, Scaffold) {
+        (self.name, self.routes, self.scaffold)
+    }
+}

@@ -1,0 +1,196 @@
+//! Limits, timeouts and secrets, in one typed struct.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Everything that bounds what a client may make the server do, plus the app's secret key.
+///
+/// Every limit is checked where a buffer grows; every timeout is a deadline in the loop's
+/// timer. The defaults suit a public server; change them with struct update syntax or
+/// [`Config::from_env`].
+///
+/// ```
+/// use carafe::{App, Config};
+/// use std::time::Duration;
+///
+/// let config = Config {
+///     max_body_size: 1 << 20,
+///     keep_alive_timeout: Duration::from_secs(30),
+///     ..Config::default()
+/// };
+/// let app = App::new().with_config(config);
+/// assert_eq!(app.config().max_body_size, 1 << 20);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest request head (request line and fields) in bytes; larger → 431.
+    pub max_head_size: usize,
+    /// Most header fields in one request; more → 431.
+    pub max_headers: usize,
+    /// Longest request-target in bytes; longer → 414.
+    pub max_uri_len: usize,
+    /// Largest request body in bytes (Flask's `MAX_CONTENT_LENGTH`); larger → 413.
+    pub max_body_size: usize,
+    /// Time allowed for a whole request head to arrive, from its first byte; then 408.
+    pub head_timeout: Duration,
+    /// Time allowed between two reads of a request body; then 408.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keep_alive_timeout: Duration,
+    /// Time allowed for the client to accept more of a pending response; then it is closed.
+    pub write_timeout: Duration,
+    /// After an error response, how long to keep reading and discarding before closing.
+    pub linger_timeout: Duration,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
+    /// Most open connections per loop; at the limit the loop stops accepting.
+    pub max_connections: usize,
+    /// Event loops (threads), each with its own listener; `0` means one per core.
+    pub workers: usize,
+    /// The listen backlog (the kernel may cap it at `net.core.somaxconn`).
+    pub backlog: u32,
+    /// Key that signs session cookies; sessions are refused without one.
+    pub secret_key: Option<String>,
+    /// Name of the session cookie.
+    pub session_cookie_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_head_size: 16 * 1024,
+            max_headers: 100,
+            max_uri_len: 8 * 1024,
+            max_body_size: 16 * 1024 * 1024,
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            linger_timeout: Duration::from_secs(2),
+            shutdown_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            workers: 1,
+            backlog: 1024,
+            secret_key: None,
+            session_cookie_name: "session".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, overridden by environment variables named `{prefix}_{FIELD}`.
+    ///
+    /// Like Flask's `app.config.from_prefixed_env()`: with prefix `"CARAFE"`,
+    /// `CARAFE_MAX_BODY_SIZE=1048576` sets `max_body_size` and `CARAFE_SECRET_KEY` sets the
+    /// secret key. Durations are seconds and may be fractional (`CARAFE_KEEP_ALIVE_TIMEOUT=2.5`).
+    /// A variable that does not parse is an error, not silently ignored.
+    pub fn from_env(prefix: &str) -> Result<Config, ConfigError> {
+        Config::from_lookup(prefix, |name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(
+        prefix: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let get = |field: &str| {
+            let name = format!("{prefix}_{field}");
+            lookup(&name).map(|value| (name, value))
+        };
+        macro_rules! number {
+            ($field:ident, $name:expr) => {
+                if let Some((name, value)) = get($name) {
+                    config.$field = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| ConfigError { name, value })?;
+                }
+            };
+        }
+        macro_rules! seconds {
+            ($field:ident, $name:expr) => {
+                if let Some((name, value)) = get($name) {
+                    config.$field = value
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                        .ok_or(ConfigError { name, value })?;
+                }
+            };
+        }
+        number!(max_head_size, "MAX_HEAD_SIZE");
+        number!(max_headers, "MAX_HEADERS");
+        number!(max_uri_len, "MAX_URI_LEN");
+        number!(max_body_size, "MAX_BODY_SIZE");
+        seconds!(head_timeout, "HEAD_TIMEOUT");
+        seconds!(body_timeout, "BODY_TIMEOUT");
+        seconds!(keep_alive_timeout, "KEEP_ALIVE_TIMEOUT");
+        seconds!(write_timeout, "WRITE_TIMEOUT");
+        seconds!(linger_timeout, "LINGER_TIMEOUT");
+        seconds!(shutdown_timeout, "SHUTDOWN_TIMEOUT");
+        number!(max_connections, "MAX_CONNECTIONS");
+        number!(workers, "WORKERS");
+        number!(backlog, "BACKLOG");
+        if let Some((_, key)) = get("SECRET_KEY") {
+            config.secret_key = Some(key);
+        }
+        if let Some((_, name)) = get("SESSION_COOKIE_NAME") {
+            config.session_cookie_name = name;
+        }
+        Ok(config)
+    }
+}
+
+/// An environment variable that [`Config::from_env`] could not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value {:?} for {}", self.value, self.name)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup("APP", |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        let config = from(&[
+            ("APP_MAX_BODY_SIZE", "1024"),
+            ("APP_KEEP_ALIVE_TIMEOUT", "2.5"),
+            ("APP_SECRET_KEY", "s3cret"),
+            ("OTHER_MAX_HEADERS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(config.max_body_size, 1024);
+        assert_eq!(config.keep_alive_timeout, Duration::from_millis(2500));
+        assert_eq!(config.secret_key.as_deref(), Some("s3cret"));
+        assert_eq!(config.max_headers, 100);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let err = from(&[("APP_MAX_HEADERS", "lots")]).unwrap_err();
+        assert_eq!(err.name, "APP_MAX_HEADERS");
+        assert!(from(&[("APP_HEAD_TIMEOUT", "-1")]).is_err());
+    }
+}

@@ -1,0 +1,390 @@
+//! One connection: the socket, what it carries over between readiness events, and the
+//! timing of its phases. Besides the server loop, the only code that does IO.
+//!
+//! Reads go into the loop's scratch buffer and requests are answered straight from it;
+//! responses are encoded into the loop's scratch output buffer and written at once. Only
+//! what is left over (a partial request, output the client has not taken) is copied into
+//! the connection's own buffers, so an idle keep-alive connection holds no buffer at all.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use mio::Interest;
+use mio::net::TcpStream;
+
+use crate::config::Config;
+use crate::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
+
+/// Size of the loop's read buffer: one read drains a socket in most cases.
+pub(crate) const READ_BUFFER: usize = 64 * 1024;
+
+/// Reads per readiness event before yielding to other connections.
+const READS_PER_EVENT: usize = 16;
+
+/// Buffers shared by every connection of one loop: only one connection runs at a time.
+pub(crate) struct Scratch {
+    read: Box<[u8]>,
+    write: BytesMut,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        Scratch {
+            read: vec![0; READ_BUFFER].into_boxed_slice(),
+            write: BytesMut::with_capacity(READ_BUFFER),
+        }
+    }
+}
+
+/// What the server should do with the connection after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    Open,
+    Close,
+}
+
+/// Readiness reported for one event.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Ready {
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// The peer shut down its side (or the socket failed): read until EOF.
+    pub(crate) read_closed: bool,
+}
+
+pub(crate) struct Conn {
+    pub(crate) socket: TcpStream,
+    peer: SocketAddr,
+    /// Distinguishes this connection from earlier ones that had the same slab key.
+    pub(crate) serial: u64,
+    h1: H1,
+    /// Input not yet used: a partial request, or requests held back by backpressure.
+    rbuf: BytesMut,
+    /// Output the socket has not accepted yet.
+    wbuf: BytesMut,
+    /// The socket may have data: no `WouldBlock` or short read since the last edge.
+    readable: bool,
+    writable: bool,
+    /// The peer's FIN may be waiting behind the data: read until EOF, even after a short read.
+    read_closed: bool,
+    /// The peer has closed its side (a read returned 0).
+    peer_closed: bool,
+    /// After the last response: our side is shut down, and input is discarded until this.
+    lingering: Option<Instant>,
+    pub(crate) registered: Interest,
+    /// When the request head now arriving began, and the request count it belongs to.
+    partial_since: Option<(u64, Instant)>,
+    answered: u64,
+    last_active: Instant,
+    /// The earliest entry this connection has in the loop's timer heap.
+    pub(crate) timer: Option<Instant>,
+    /// The read budget ran out with input possibly left: the server should come back.
+    pub(crate) yielded: bool,
+    pub(crate) closed: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(socket: TcpStream, peer: SocketAddr, serial: u64, now: Instant) -> Conn {
+        Conn {
+            socket,
+            peer,
+            serial,
+            h1: H1::new(),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+            readable: false,
+            writable: true,
+            read_closed: false,
+            peer_closed: false,
+            lingering: None,
+            registered: Interest::READABLE,
+            partial_since: None,
+            answered: 0,
+            last_active: now,
+            timer: None,
+            yielded: false,
+            closed: false,
+        }
+    }
+
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Handles readiness: read, answer, write, as far as the socket allows.
+    pub(crate) fn on_ready(
+        &mut self,
+        ready: Ready,
+        scratch: &mut Scratch,
+        env: &Env<'_>,
+        config: &Config,
+        now: Instant,
+    ) -> Next {
+        self.readable |= ready.readable || ready.read_closed;
+        self.writable |= ready.writable;
+        self.read_closed |= ready.read_closed;
+        self.yielded = false;
+        let result = if self.lingering.is_some() {
+            self.linger(scratch)
+        } else {
+            self.drive(scratch, env, config, now)
+        };
+        result.unwrap_or(Next::Close)
+    }
+
+    /// Acts on a passed deadline: close an idle or stuck connection, or answer a slow
+    /// request with 408 and close.
+    pub(crate) fn on_timeout(
+        &mut self,
+        scratch: &mut Scratch,
+        env: &Env<'_>,
+        config: &Config,
+        now: Instant,
+    ) -> Next {
+        if self.lingering.is_some() || !self.wbuf.is_empty() {
+            return Next::Close;
+        }
+        match self.h1.phase() {
+            Phase::Head if self.rbuf.is_empty() => Next::Close,
+            Phase::Head | Phase::Body => {
+                self.rbuf.clear();
+                let mut out = std::mem::take(&mut scratch.write);
+                self.h1.time_out(&mut out, env);
+                scratch.write = out;
+                self.drive(scratch, env, config, now).unwrap_or(Next::Close)
+            }
+            Phase::Streaming | Phase::Done => Next::Close,
+        }
+    }
+
+    /// The server is shutting down: close now if idle, else after the request in flight.
+    pub(crate) fn begin_close(&mut self) -> Next {
+        self.h1.begin_close();
+        if self.is_idle() {
+            Next::Close
+        } else {
+            Next::Open
+        }
+    }
+
+    /// Nothing in flight: no partial request, no pending output, no body streaming.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.h1.phase() == Phase::Head && self.rbuf.is_empty() && self.wbuf.is_empty()
+    }
+
+    /// When this connection must next be looked at, given its phase.
+    pub(crate) fn deadline(&self, config: &Config) -> Instant {
+        if let Some(until) = self.lingering {
+            return until;
+        }
+        if !self.wbuf.is_empty() {
+            return self.last_active + config.write_timeout;
+        }
+        match self.h1.phase() {
+            Phase::Head => match self.partial_since {
+                Some((_, since)) => since + config.head_timeout,
+                None => self.last_active + config.keep_alive_timeout,
+            },
+            Phase::Body => self.last_active + config.body_timeout,
+            Phase::Streaming | Phase::Done => self.last_active + config.write_timeout,
+        }
+    }
+
+    /// The interest the socket needs now: writable only while output is pending.
+    pub(crate) fn interest(&self) -> Interest {
+        if self.wbuf.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        }
+    }
+
+    fn drive(
+        &mut self,
+        scratch: &mut Scratch,
+        env: &Env<'_>,
+        config: &Config,
+        now: Instant,
+    ) -> io::Result<Next> {
+        // Output already pending must go first, so new responses queue behind it.
+        let own = !self.wbuf.is_empty();
+        let mut out = std::mem::take(if own {
+            &mut self.wbuf
+        } else {
+            &mut scratch.write
+        });
+        let result = self.pump(&mut out, scratch, env, now);
+        if own {
+            self.wbuf = out;
+        } else {
+            if !out.is_empty() {
+                self.wbuf.extend_from_slice(&out);
+                out.clear();
+            }
+            // One huge response must not pin its size in the loop's buffer forever.
+            if out.capacity() > 16 * READ_BUFFER {
+                out = BytesMut::with_capacity(READ_BUFFER);
+            }
+            scratch.write = out;
+        }
+        result?;
+        self.note_partial(now);
+        if self.h1.phase() == Phase::Done && self.wbuf.is_empty() {
+            return self.finish(scratch, config, now);
+        }
+        Ok(Next::Open)
+    }
+
+    /// Reads, answers and writes until the socket would block or the client must catch up.
+    fn pump(
+        &mut self,
+        out: &mut BytesMut,
+        scratch: &mut Scratch,
+        env: &Env<'_>,
+        now: Instant,
+    ) -> io::Result<()> {
+        let mut reads = 0;
+        loop {
+            // Input carried over from earlier (or a body still streaming out).
+            if !self.rbuf.is_empty() || self.h1.phase() == Phase::Streaming {
+                let used = self.h1.advance(&mut self.rbuf, out, env);
+                self.count_answered(used);
+                self.rbuf.advance(used);
+            }
+            if self.readable && self.h1.wants_input() && out.len() < OUTPUT_HIGH_WATER {
+                if reads == READS_PER_EVENT {
+                    self.yielded = true;
+                } else {
+                    reads += 1;
+                    self.read_some(out, scratch, env, now)?;
+                    continue;
+                }
+            }
+            if out.is_empty() || !self.writable {
+                return Ok(());
+            }
+            if !self.write_out(out)? {
+                return Ok(());
+            }
+            self.last_active = now;
+            // Everything was written: more may be producible now that the client caught up.
+            let more = self.h1.phase() == Phase::Streaming
+                || (!self.rbuf.is_empty() && self.h1.wants_input())
+                || (self.readable && self.h1.wants_input() && !self.yielded);
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One read into the loop's buffer; complete requests are answered straight from it.
+    fn read_some(
+        &mut self,
+        out: &mut BytesMut,
+        scratch: &mut Scratch,
+        env: &Env<'_>,
+        now: Instant,
+    ) -> io::Result<()> {
+        let n = match self.socket.read(&mut scratch.read) {
+            Ok(0) => {
+                self.readable = false;
+                self.peer_closed = true;
+                self.h1.end_of_input();
+                return Ok(());
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.readable = false;
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // A short read drained the socket: the next data brings a new edge, so reading
+        // again now would only return WouldBlock. Not so if the FIN is still to be read.
+        if n < scratch.read.len() && !self.read_closed {
+            self.readable = false;
+        }
+        self.last_active = now;
+        if self.rbuf.is_empty() {
+            let input = &mut scratch.read[..n];
+            let used = self.h1.advance(input, out, env);
+            self.count_answered(used);
+            self.rbuf.extend_from_slice(&input[used..]);
+        } else {
+            self.rbuf.extend_from_slice(&scratch.read[..n]);
+        }
+        Ok(())
+    }
+
+    /// Writes until `out` is empty (`true`) or the socket would block (`false`).
+    fn write_out(&mut self, out: &mut BytesMut) -> io::Result<bool> {
+        while !out.is_empty() {
+            match self.socket.write(out) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => out.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.clear();
+        Ok(true)
+    }
+
+    fn count_answered(&mut self, used: usize) {
+        if used > 0 {
+            self.answered += 1;
+        }
+    }
+
+    /// Starts the head timer when a new head begins to arrive; stops it otherwise.
+    fn note_partial(&mut self, now: Instant) {
+        let partial = self.h1.phase() == Phase::Head && !self.rbuf.is_empty();
+        self.partial_since = match self.partial_since {
+            Some((n, since)) if partial && n == self.answered => Some((n, since)),
+            _ if partial => Some((self.answered, now)),
+            _ => None,
+        };
+    }
+
+    /// The last response is out: close at once if the peer is gone, else shut down our
+    /// side and linger, so unread input does not make the kernel reset the connection
+    /// and destroy the response before the client has read it.
+    fn finish(&mut self, scratch: &mut Scratch, config: &Config, now: Instant) -> io::Result<Next> {
+        if self.peer_closed {
+            return Ok(Next::Close);
+        }
+        self.socket.shutdown(Shutdown::Write)?;
+        self.lingering = Some(now + config.linger_timeout);
+        self.rbuf = BytesMut::new();
+        self.readable = true;
+        self.linger(scratch)
+    }
+
+    /// Reads and discards until EOF; at most a few reads per event.
+    fn linger(&mut self, scratch: &mut Scratch) -> io::Result<Next> {
+        if !self.readable {
+            return Ok(Next::Open);
+        }
+        for _ in 0..READS_PER_EVENT {
+            match self.socket.read(&mut scratch.read) {
+                Ok(0) => return Ok(Next::Close),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(Next::Open);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.yielded = true;
+        Ok(Next::Open)
+    }
+}

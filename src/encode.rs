@@ -1,0 +1,195 @@
+//! Response heads and chunk framing, written straight into the write buffer.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::date::DATE_LEN;
+use crate::response::Response;
+
+/// How the body that follows the head is delimited (RFC 9112 §6.3), decided by the
+/// connection, never by the handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Neither: the body ends when the connection closes (streams to HTTP/1.0 clients).
+    UntilClose,
+    /// No body and no length: 1xx, 204, and 304 (RFC 9110 §8.6).
+    Forbidden,
+}
+
+/// What the `Connection` header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Persistence {
+    /// HTTP/1.1 default: no header.
+    KeepAlive,
+    /// `Connection: keep-alive`, needed by HTTP/1.0 clients.
+    KeepAlive10,
+    /// `Connection: close`.
+    Close,
+}
+
+/// Headers the framework owns; a handler's values for them are dropped.
+fn is_framing_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-length")
+        || name.eq_ignore_ascii_case("transfer-encoding")
+        || name.eq_ignore_ascii_case("connection")
+        || name.eq_ignore_ascii_case("date")
+}
+
+/// Writes the status line and headers of `resp`, ending with the blank line.
+pub(crate) fn write_head(
+    out: &mut BytesMut,
+    resp: &Response,
+    date: &[u8; DATE_LEN],
+    framing: BodyFraming,
+    persistence: Persistence,
+) {
+    let status = resp.status();
+    if status.as_u16() == 200 {
+        out.put_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.put_slice(b"HTTP/1.1 ");
+        out.put_slice(itoa::Buffer::new().format(status.as_u16()).as_bytes());
+        out.put_u8(b' ');
+        out.put_slice(status.reason().as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    if resp.header("server").is_none() {
+        out.put_slice(b"Server: carafe\r\n");
+    }
+    out.put_slice(b"Date: ");
+    out.put_slice(date);
+    out.put_slice(b"\r\n");
+    if let Some(content_type) = &resp.content_type {
+        out.put_slice(b"Content-Type: ");
+        out.put_slice(content_type.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    for (name, value) in &resp.headers {
+        if is_framing_header(name) {
+            continue;
+        }
+        out.put_slice(name.as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    match framing {
+        BodyFraming::Length(len) => {
+            out.put_slice(b"Content-Length: ");
+            out.put_slice(itoa::Buffer::new().format(len).as_bytes());
+            out.put_slice(b"\r\n");
+        }
+        BodyFraming::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+        BodyFraming::UntilClose | BodyFraming::Forbidden => {}
+    }
+    match persistence {
+        Persistence::KeepAlive => {}
+        Persistence::KeepAlive10 => out.put_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Close => out.put_slice(b"Connection: close\r\n"),
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// The interim response that tells a client to send the body it is holding back.
+pub(crate) fn write_continue(out: &mut BytesMut) {
+    out.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/// One chunk of a chunked body; empty data is skipped (it would end the body).
+pub(crate) fn write_chunk(out: &mut BytesMut, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let mut size = [0u8; 16];
+    let mut i = size.len();
+    let mut n = data.len();
+    while n > 0 || i == size.len() {
+        i -= 1;
+        size[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+    }
+    out.reserve(data.len() + 20);
+    out.put_slice(&size[i..]);
+    out.put_slice(b"\r\n");
+    out.put_slice(data);
+    out.put_slice(b"\r\n");
+}
+
+/// The last chunk, with no trailers.
+pub(crate) fn write_last_chunk(out: &mut BytesMut) {
+    out.put_slice(b"0\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::StatusCode;
+
+    const DATE: &[u8; DATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+
+    fn head(resp: &Response, framing: BodyFraming, persistence: Persistence) -> String {
+        let mut out = BytesMut::new();
+        write_head(&mut out, resp, DATE, framing, persistence);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn ok_head() {
+        let resp = Response::text("hi");
+        assert_eq!(
+            head(&resp, BodyFraming::Length(2), Persistence::KeepAlive),
+            "HTTP/1.1 200 OK\r\nServer: carafe\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn other_statuses_framing_and_persistence() {
+        let resp = Response::empty(StatusCode::NOT_FOUND).with_header("X-A", "1");
+        let text = head(&resp, BodyFraming::Chunked, Persistence::Close);
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(text.contains("X-A: 1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"));
+        let resp = Response::empty(StatusCode::from(299));
+        assert!(
+            head(&resp, BodyFraming::Forbidden, Persistence::KeepAlive10)
+                .starts_with("HTTP/1.1 299 \r\n")
+        );
+        assert!(
+            head(&resp, BodyFraming::Forbidden, Persistence::KeepAlive10)
+                .ends_with("Connection: keep-alive\r\n\r\n")
+        );
+    }
+
+    #[test]
+    fn handlers_cannot_set_framing_headers() {
+        let resp = Response::new("x")
+            .with_header("Content-Length", "999")
+            .with_header("Transfer-Encoding", "chunked")
+            .with_header("Connection", "upgrade")
+            .with_header("Server", "mine");
+        let text = head(&resp, BodyFraming::Length(1), Persistence::KeepAlive);
+        assert_eq!(text.matches("Content-Length").count(), 1);
+        assert!(text.contains("Content-Length: 1\r\n"));
+        assert!(!text.contains("chunked") && !text.contains("upgrade"));
+        assert!(text.contains("Server: mine\r\n") && !text.contains("carafe"));
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = BytesMut::new();
+        write_chunk(&mut out, b"hello");
+        write_chunk(&mut out, b"");
+        write_chunk(&mut out, &[b'x'; 300]);
+        write_last_chunk(&mut out);
+        let expected = [
+            &b"5\r\nhello\r\n12c\r\n"[..],
+            &[b'x'; 300],
+            b"\r\n0\r\n\r\n",
+        ]
+        .concat();
+        assert_eq!(&out[..], &expected[..]);
+    }
+}

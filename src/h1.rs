@@ -1,0 +1,453 @@
+//! The HTTP/1.1 exchange of one connection, without IO: bytes in, responses out.
+//!
+//! [`H1::advance`] answers every complete request at the start of the input, in order,
+//! appending the responses to the output buffer; it reports how much input it used and
+//! keeps what it needs to resume (a body still arriving, a response still streaming).
+//! The server's connection feeds it from a socket; the test client feeds it from memory,
+//! so both go through exactly the same code.
+
+use std::io::{ErrorKind, Read};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::app::App;
+use crate::body::{ChunkError, ChunkedDecoder, Cursor};
+use crate::date::DATE_LEN;
+use crate::encode::{self, BodyFraming, Persistence};
+use crate::method::Method;
+use crate::parse::{self, Framing, Head, Limits, ParseError, Version};
+use crate::request::Request;
+use crate::response::{Body, Response};
+use crate::status::StatusCode;
+
+/// Output above which no further request is answered until the client has read some:
+/// a client that pipelines without reading cannot grow the buffer without bound.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// Largest piece read from a file body at a time.
+const READER_PIECE: usize = 64 * 1024;
+
+/// What the exchange needs from its surroundings for one call.
+pub(crate) struct Env<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) limits: &'a Limits,
+    pub(crate) date: &'a [u8; DATE_LEN],
+    pub(crate) peer: SocketAddr,
+}
+
+/// Where the exchange is, for the connection's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// A head was read; its body is arriving.
+    Body,
+    /// A response body is being produced as the client reads.
+    Streaming,
+    /// No more requests will be read; the connection closes once output is flushed.
+    Done,
+}
+
+/// The reading side: what the next input bytes are.
+enum Reading {
+    Head,
+    /// A head of `head_len` bytes was parsed; `body_len` bytes of body follow.
+    Length {
+        head_len: usize,
+        body_len: usize,
+    },
+    /// A chunked body is being decoded in place right after the head.
+    Chunked {
+        head_len: usize,
+        decoder: ChunkedDecoder,
+        cursor: Cursor,
+        expect_continue: bool,
+    },
+    /// Nothing more is read: `Connection: close`, an error, or end of input.
+    Closed,
+}
+
+/// The writing side: a response whose body is still being produced.
+enum Writing {
+    Idle,
+    Stream {
+        pieces: Box<dyn Iterator<Item = Bytes> + Send>,
+        chunked: bool,
+    },
+    Reader {
+        reader: Box<dyn Read + Send>,
+        remaining: u64,
+    },
+    // An upgraded protocol or a response computed off the loop would be further states here.
+}
+
+/// The HTTP/1.1 state of one connection.
+pub(crate) struct H1 {
+    reading: Reading,
+    writing: Writing,
+    /// Answer the request in progress with `Connection: close` (server shutting down).
+    closing: bool,
+}
+
+/// The result of one step over the input.
+enum Step {
+    /// A request was answered using this many bytes.
+    Answered(usize),
+    /// The state changed without using input; step again.
+    Again,
+    /// More input is needed.
+    NeedMore,
+    /// Reading has ended.
+    Closed,
+}
+
+impl H1 {
+    pub(crate) fn new() -> H1 {
+        H1 {
+            reading: Reading::Head,
+            writing: Writing::Idle,
+            closing: false,
+        }
+    }
+
+    /// Answers what it can of `input`, appending to `out`; returns the bytes used.
+    ///
+    /// Input that is not used (a partial request) must be passed again, followed by
+    /// more, on the next call. Once reading has ended, all input is reported used.
+    pub(crate) fn advance(&mut self, input: &mut [u8], out: &mut BytesMut, env: &Env<'_>) -> usize {
+        let mut used = 0;
+        loop {
+            if !matches!(self.writing, Writing::Idle) {
+                self.fill(out);
+                if !matches!(self.writing, Writing::Idle) {
+                    return used;
+                }
+            }
+            if out.len() >= OUTPUT_HIGH_WATER {
+                return used;
+            }
+            match self.step(&mut input[used..], out, env) {
+                Step::Answered(n) => used += n,
+                Step::Again => {}
+                Step::NeedMore => return used,
+                Step::Closed => return input.len(),
+            }
+        }
+    }
+
+    fn step(&mut self, buf: &mut [u8], out: &mut BytesMut, env: &Env<'_>) -> Step {
+        match &mut self.reading {
+            Reading::Closed => Step::Closed,
+            Reading::Head if buf.is_empty() => Step::NeedMore,
+            Reading::Head => {
+                parse::with_header_slots(env.limits.max_headers, |slots| {
+                    let head = match parse::parse_head(buf, slots, env.limits) {
+                        Ok(Some(head)) => head,
+                        Ok(None) => return Step::NeedMore,
+                        Err(err) => return self.fail(err.status(), err.reason(), out, env),
+                    };
+                    match head.framing {
+                        Framing::Length(len) => {
+                            // The limit was checked against the body limit, so this fits.
+                            let total = head.len + len as usize;
+                            if buf.len() >= total {
+                                self.respond(&head, &buf[head.len..total], out, env);
+                                return Step::Answered(total);
+                            }
+                            if head.expect_continue {
+                                encode::write_continue(out);
+                            }
+                            self.reading = Reading::Length {
+                                head_len: head.len,
+                                body_len: len as usize,
+                            };
+                            Step::NeedMore
+                        }
+                        Framing::Chunked => {
+                            self.reading = Reading::Chunked {
+                                head_len: head.len,
+                                decoder: ChunkedDecoder::new(env.limits.max_body_size),
+                                cursor: Cursor::default(),
+                                expect_continue: head.expect_continue,
+                            };
+                            Step::Again
+                        }
+                    }
+                })
+            }
+            Reading::Length { head_len, body_len } => {
+                let (head_len, total) = (*head_len, *head_len + *body_len);
+                if buf.len() < total {
+                    return Step::NeedMore;
+                }
+                self.reading = Reading::Head;
+                self.respond_buffered(&buf[..head_len], &buf[head_len..total], out, env);
+                Step::Answered(total)
+            }
+            Reading::Chunked {
+                head_len,
+                decoder,
+                cursor,
+                expect_continue,
+            } => {
+                let head_len = *head_len;
+                let (_, body) = buf.split_at_mut(head_len);
+                match decoder.decode(body, cursor) {
+                    Ok(true) => {
+                        let (read, written) = (cursor.read, cursor.written);
+                        self.reading = Reading::Head;
+                        self.respond_buffered(
+                            &buf[..head_len],
+                            &buf[head_len..head_len + written],
+                            out,
+                            env,
+                        );
+                        Step::Answered(head_len + read)
+                    }
+                    Ok(false) => {
+                        if std::mem::take(expect_continue) {
+                            encode::write_continue(out);
+                        }
+                        Step::NeedMore
+                    }
+                    Err(ChunkError::Invalid(why)) => {
+                        self.fail(StatusCode::BAD_REQUEST, why, out, env)
+                    }
+                    Err(ChunkError::TooLarge) => {
+                        let err = ParseError::BodyTooLarge;
+                        self.fail(err.status(), err.reason(), out, env)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers a request whose head was parsed on an earlier call: parse it again (it is
+    /// known to be valid, and re-parsing is cheaper than keeping owned copies).
+    fn respond_buffered(&mut self, head: &[u8], body: &[u8], out: &mut BytesMut, env: &Env<'_>) {
+        parse::with_header_slots(env.limits.max_headers, |slots| {
+            match parse::parse_head(head, slots, env.limits) {
+                Ok(Some(head)) => self.respond(&head, body, out, env),
+                _ => {
+                    self.fail(StatusCode::BAD_REQUEST, "malformed request", out, env);
+                }
+            }
+        });
+    }
+
+    /// Runs the app on one request and encodes its response.
+    fn respond(&mut self, head: &Head<'_, '_>, body: &[u8], out: &mut BytesMut, env: &Env<'_>) {
+        let Some(method) = Method::from_bytes(head.method.as_bytes()) else {
+            self.fail(StatusCode::BAD_REQUEST, "invalid method", out, env);
+            return;
+        };
+        let logging = log::log_enabled!(target: "carafe::access", log::Level::Info);
+        let started = logging.then(Instant::now);
+        let is_head = method == Method::HEAD;
+        let req = Request::new(
+            env.app,
+            method,
+            head.version,
+            head.target,
+            head.headers,
+            body,
+            env.peer,
+        );
+        let response = env.app.handle(req);
+        let status = response.status();
+        let body_len = response.body_len();
+        let keep_alive = head.keep_alive && !self.closing;
+        self.send(response, is_head, head.version, keep_alive, out, env);
+        if let Some(started) = started {
+            let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            log::info!(
+                target: "carafe::access",
+                "{} \"{} {} {}\" {} {} {}us",
+                env.peer.ip(),
+                head.method,
+                head.target,
+                if head.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+                status.as_u16(),
+                bytes,
+                started.elapsed().as_micros()
+            );
+        }
+    }
+
+    /// Encodes `resp`, deciding its framing; a body that is not in memory is left in
+    /// `self.writing` to be produced as the client reads.
+    fn send(
+        &mut self,
+        resp: Response,
+        is_head: bool,
+        version: Version,
+        mut keep_alive: bool,
+        out: &mut BytesMut,
+        env: &Env<'_>,
+    ) {
+        let mut resp = resp;
+        let body = std::mem::replace(&mut resp.body, Body::Empty);
+        let framing = if resp.status().forbids_body() {
+            BodyFraming::Forbidden
+        } else {
+            match &body {
+                Body::Empty => BodyFraming::Length(0),
+                Body::Full(bytes) => BodyFraming::Length(bytes.len() as u64),
+                Body::Reader { len, .. } => BodyFraming::Length(*len),
+                Body::Stream(_) if version == Version::Http11 => BodyFraming::Chunked,
+                Body::Stream(_) => {
+                    // HTTP/1.0 has no chunked coding: the body ends with the connection.
+                    keep_alive = keep_alive && is_head;
+                    BodyFraming::UntilClose
+                }
+            }
+        };
+        let persistence = match (keep_alive, version) {
+            (false, _) => Persistence::Close,
+            (true, Version::Http10) => Persistence::KeepAlive10,
+            (true, Version::Http11) => Persistence::KeepAlive,
+        };
+        encode::write_head(out, &resp, env.date, framing, persistence);
+        if !keep_alive {
+            self.reading = Reading::Closed;
+        }
+        if is_head || framing == BodyFraming::Forbidden {
+            return;
+        }
+        match body {
+            Body::Empty => {}
+            Body::Full(bytes) => out.extend_from_slice(&bytes),
+            Body::Stream(pieces) => {
+                self.writing = Writing::Stream {
+                    pieces,
+                    chunked: framing == BodyFraming::Chunked,
+                };
+            }
+            Body::Reader { reader, len } => {
+                self.writing = Writing::Reader {
+                    reader,
+                    remaining: len,
+                };
+            }
+        }
+    }
+
+    /// Produces more of a streaming body, up to the high-water mark.
+    fn fill(&mut self, out: &mut BytesMut) {
+        // User code runs here (iterators, readers): a panic ends this response, not the loop.
+        let finished = catch_unwind(AssertUnwindSafe(|| self.fill_unguarded(out)));
+        match finished {
+            Ok(Ok(true)) => self.writing = Writing::Idle,
+            Ok(Ok(false)) => {}
+            Ok(Err(())) | Err(_) => {
+                // The promised length or chunk framing cannot be completed: stop here and
+                // close, so the client sees a truncated body rather than a wrong one.
+                log::warn!("a response body failed while being sent; closing the connection");
+                self.writing = Writing::Idle;
+                self.reading = Reading::Closed;
+            }
+        }
+    }
+
+    /// `Ok(true)` when the body is complete.
+    fn fill_unguarded(&mut self, out: &mut BytesMut) -> Result<bool, ()> {
+        match &mut self.writing {
+            Writing::Idle => Ok(true),
+            Writing::Stream { pieces, chunked } => {
+                while out.len() < OUTPUT_HIGH_WATER {
+                    match pieces.next() {
+                        Some(piece) if *chunked => encode::write_chunk(out, &piece),
+                        Some(piece) => out.extend_from_slice(&piece),
+                        None => {
+                            if *chunked {
+                                encode::write_last_chunk(out);
+                            } else {
+                                // Close-delimited: the end of the body is the end of the connection.
+                                self.reading = Reading::Closed;
+                            }
+                            return Ok(true);
+                        }
+                    }
+                }
+                Ok(false)
+            }
+            Writing::Reader { reader, remaining } => {
+                while out.len() < OUTPUT_HIGH_WATER && *remaining > 0 {
+                    let want = (*remaining).min(READER_PIECE as u64) as usize;
+                    let start = out.len();
+                    out.resize(start + want, 0);
+                    match reader.read(&mut out[start..]) {
+                        Ok(0) => {
+                            out.truncate(start);
+                            return Err(());
+                        }
+                        Ok(n) => {
+                            out.truncate(start + n);
+                            *remaining -= n as u64;
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => out.truncate(start),
+                        Err(_) => {
+                            out.truncate(start);
+                            return Err(());
+                        }
+                    }
+                }
+                Ok(*remaining == 0)
+            }
+        }
+    }
+
+    /// Answers a bad request with `status` and stops reading: after a framing error the
+    /// rest of the stream cannot be trusted, so nothing after it is parsed as a request.
+    fn fail(
+        &mut self,
+        status: StatusCode,
+        reason: &str,
+        out: &mut BytesMut,
+        env: &Env<'_>,
+    ) -> Step {
+        let resp = Response::text(format!("{status}: {reason}\n")).with_status(status);
+        self.send(resp, false, Version::Http11, false, out, env);
+        Step::Closed
+    }
+
+    /// Answers the request in progress with `408 Request Timeout` and stops reading.
+    pub(crate) fn time_out(&mut self, out: &mut BytesMut, env: &Env<'_>) {
+        if matches!(self.writing, Writing::Idle) && !matches!(self.reading, Reading::Closed) {
+            self.fail(
+                StatusCode::REQUEST_TIMEOUT,
+                "request took too long",
+                out,
+                env,
+            );
+        }
+        self.reading = Reading::Closed;
+    }
+
+    /// The input has ended: a partial request can never complete.
+    pub(crate) fn end_of_input(&mut self) {
+        self.reading = Reading::Closed;
+    }
+
+    /// The server is shutting down: the request in progress (if any) is the last.
+    pub(crate) fn begin_close(&mut self) {
+        self.closing = true;
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        match (&self.reading, &self.writing) {
+            (_, Writing::Stream { .. } | Writing::Reader { .. }) => Phase::Streaming,
+            (Reading::Closed, Writing::Idle) => Phase::Done,
+            (Reading::Head, Writing::Idle) => Phase::Head,
+            (Reading::Length { .. } | Reading::Chunked { .. }, Writing::Idle) => Phase::Body,
+        }
+    }
+
+    /// Whether more input is useful now: not while a body streams out, nor once reading ended.
+    pub(crate) fn wants_input(&self) -> bool {
+        matches!(self.phase(), Phase::Head | Phase::Body)
+    }
+}

@@ -1,0 +1,121 @@
+//! JSON bodies both ways, through serde: `req.json()` and `Json(value)` (Flask's
+//! `request.get_json()` and `jsonify`).
+
+use std::cell::RefCell;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{HttpError, abort};
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+
+/// A response serialised as JSON with `Content-Type: application/json` (Flask's `jsonify`).
+///
+/// ```
+/// use carafe::{IntoResponse, Json};
+/// #[derive(serde::Serialize)]
+/// struct Todo { id: u64, title: &'static str }
+///
+/// let resp = Json(Todo { id: 1, title: "write docs" }).into_response();
+/// assert_eq!(resp.header("Content-Type"), Some("application/json"));
+/// assert_eq!(resp.body(), Some(&br#"{"id":1,"title":"write docs"}"#[..]));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match to_bytes(&self.0) {
+            Ok(body) => Response::new(body).with_content_type("application/json"),
+            Err(e) => {
+                log::error!("could not serialise a JSON response: {e}");
+                abort(500).to_response()
+            }
+        }
+    }
+}
+
+impl Response {
+    /// A JSON response; like [`Json`], usable where a `Response` is needed.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
+        Json(value).into_response()
+    }
+}
+
+thread_local! {
+    /// Serialisation happens here and the bytes are split off: once the response that
+    /// held them is written, the next `reserve` reclaims the same memory, so JSON
+    /// responses cost no allocation in steady state.
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Serialises `value` to JSON bytes.
+pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Bytes> {
+    SCRATCH.with(|scratch| {
+        // A `Serialize` impl that itself builds a JSON response finds the scratch busy.
+        let Ok(mut buf) = scratch.try_borrow_mut() else {
+            return serde_json::to_vec(value).map(Bytes::from);
+        };
+        buf.reserve(512);
+        match serde_json::to_writer((&mut *buf).writer(), value) {
+            Ok(()) => Ok(buf.split().freeze()),
+            Err(e) => {
+                buf.clear();
+                Err(e)
+            }
+        }
+    })
+}
+
+impl<'a> Request<'a> {
+    /// The body parsed as JSON (Flask's `request.get_json()`); borrowed types such as
+    /// `&str` point into the request.
+    ///
+    /// A 400 with a clear message if the `Content-Type` is not JSON or the body does not
+    /// parse as a `T`; never a panic.
+    ///
+    /// ```
+    /// use carafe::{App, HttpError, Json, Request};
+    /// #[derive(serde::Deserialize)]
+    /// struct NewTodo<'a> { title: &'a str }
+    ///
+    /// let mut app = App::new();
+    /// app.post("/todos", |req: &Request| -> Result<String, HttpError> {
+    ///     let todo: NewTodo = req.json()?;
+    ///     Ok(todo.title.to_uppercase())
+    /// });
+    /// let client = app.test_client();
+    /// assert_eq!(client.post("/todos").json(&serde_json::json!({"title": "a"})).send().text(), "A");
+    /// assert_eq!(client.post("/todos").body("{").header("Content-Type", "application/json").send().status(), 400);
+    /// assert_eq!(client.post("/todos").body("{}").send().status(), 400);
+    /// ```
+    pub fn json<T: Deserialize<'a>>(&self) -> Result<T, HttpError> {
+        if !self.is_json() {
+            return Err(abort(400).with_message(
+                "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
+            ));
+        }
+        serde_json::from_slice(self.body())
+            .map_err(|e| abort(400).with_message(format!("Failed to decode JSON object: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_is_reused_once_responses_are_dropped() {
+        let first = to_bytes(&[1, 2, 3]).unwrap();
+        let ptr = first.as_ptr();
+        drop(first);
+        // Enough calls to wrap around the scratch buffer at least once.
+        let reused = (0..200).any(|_| to_bytes(&"x".repeat(100)).unwrap().as_ptr() == ptr);
+        assert!(reused);
+        assert_eq!(
+            &to_bytes(&serde_json::json!({"a": 1})).unwrap()[..],
+            br#"{"a":1}"#
+        );
+    }
+}

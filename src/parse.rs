@@ -1,0 +1,638 @@
+//! The request head: request line and header fields via `httparse`, then the framing
+//! and connection rules of RFC 9112, decided once here.
+//!
+//! Parsing is a push step: the caller owns the buffer and the header slots, calls
+//! [`parse_head`] whenever more bytes arrive, and gets `Ok(None)` until the head is whole.
+
+use std::mem::MaybeUninit;
+
+use crate::config::Config;
+use crate::status::StatusCode;
+
+/// Header slots kept on the stack; a larger `max_headers` falls back to the heap.
+pub(crate) const STACK_HEADERS: usize = 128;
+
+pub(crate) type Slot<'b> = MaybeUninit<httparse::Header<'b>>;
+
+/// The limits the parser enforces, copied out of [`Config`] so the hot path reads one struct.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_head_size: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_uri_len: usize,
+    pub(crate) max_body_size: usize,
+}
+
+impl Limits {
+    pub(crate) fn new(config: &Config) -> Limits {
+        Limits {
+            max_head_size: config.max_head_size,
+            max_headers: config.max_headers.max(1),
+            max_uri_len: config.max_uri_len,
+            max_body_size: config.max_body_size,
+        }
+    }
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length` bytes (0 when neither header is present).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// HTTP/1.0 or HTTP/1.1, the only versions this server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1
+    Http11,
+}
+
+/// A parsed and validated request head, borrowing the read buffer.
+#[derive(Debug)]
+pub(crate) struct Head<'b, 'h> {
+    pub(crate) method: &'b str,
+    pub(crate) target: &'b str,
+    pub(crate) version: Version,
+    pub(crate) headers: &'h [httparse::Header<'b>],
+    /// Length of the head in bytes, including the blank line.
+    pub(crate) len: usize,
+    pub(crate) framing: Framing,
+    /// Whether the connection may carry another request after this one.
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// Why a head was refused; each maps to one status and closes the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParseError {
+    /// Malformed syntax or contradictory framing → 400.
+    Bad(&'static str),
+    /// Head or header count over the limit → 431.
+    HeadTooLarge,
+    /// Request-target over the limit → 414.
+    UriTooLong,
+    /// Declared body over the limit → 413.
+    BodyTooLarge,
+    /// A transfer coding other than chunked → 501.
+    UnsupportedCoding,
+    /// An `Expect` other than `100-continue` → 417.
+    Expectation,
+    /// HTTP/2, HTTP/0.9 and other versions this server does not speak → 505.
+    Version,
+}
+
+impl ParseError {
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            ParseError::Bad(_) => StatusCode::BAD_REQUEST,
+            ParseError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ParseError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ParseError::BodyTooLarge => StatusCode::CONTENT_TOO_LARGE,
+            ParseError::UnsupportedCoding => StatusCode::NOT_IMPLEMENTED,
+            ParseError::Expectation => StatusCode::EXPECTATION_FAILED,
+            ParseError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+        }
+    }
+
+    /// A short explanation for the error page.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            ParseError::Bad(why) => why,
+            ParseError::HeadTooLarge => "request header fields too large",
+            ParseError::UriTooLong => "request-target too long",
+            ParseError::BodyTooLarge => "request body too large",
+            ParseError::UnsupportedCoding => "transfer coding not implemented",
+            ParseError::Expectation => "expectation not supported",
+            ParseError::Version => "HTTP version not supported",
+        }
+    }
+}
+
+/// Runs `f` with `n` uninitialised header slots: on the stack when `n` is small.
+#[inline]
+pub(crate) fn with_header_slots<'b, R>(n: usize, f: impl FnOnce(&mut [Slot<'b>]) -> R) -> R {
+    if n <= STACK_HEADERS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        f(&mut slots[..n])
+    } else {
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, MaybeUninit::uninit);
+        f(&mut slots)
+    }
+}
+
+/// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete.
+///
+/// `slots` bounds the header count (pass `limits.max_headers` of them).
+pub(crate) fn parse_head<'b, 'h>(
+    buf: &'b [u8],
+    slots: &'h mut [Slot<'b>],
+    limits: &Limits,
+) -> Result<Option<Head<'b, 'h>>, ParseError> {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadTooLarge),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::HeaderName) => return Err(ParseError::Bad("invalid header name")),
+        Err(httparse::Error::HeaderValue) => return Err(ParseError::Bad("invalid header value")),
+        Err(_) => return Err(ParseError::Bad("malformed request line or header")),
+    };
+    if len > limits.max_head_size {
+        return Err(ParseError::HeadTooLarge);
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(ParseError::Bad("malformed request line"));
+    };
+    if target.len() > limits.max_uri_len {
+        return Err(ParseError::UriTooLong);
+    }
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    check_target(method, target)?;
+    let headers: &'h [httparse::Header<'b>] = req.headers;
+    let fields = scan_fields(headers, version, limits)?;
+    Ok(Some(Head {
+        method,
+        target,
+        version,
+        headers,
+        len,
+        framing: fields.framing,
+        keep_alive: fields.keep_alive,
+        expect_continue: fields.expect_continue,
+    }))
+}
+
+/// An incomplete head may already be over a limit; say so now rather than buffer more.
+fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    // Leading blank lines are skipped by the parser (RFC 9112 §2.2) but still count here.
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    // "METHOD SP target SP HTTP/1.1": allow room for the method and version around the target.
+    if line_end.is_none() && buf.len() > limits.max_uri_len + 32 {
+        return Err(ParseError::UriTooLong);
+    }
+    if buf.len() > limits.max_head_size {
+        return Err(ParseError::HeadTooLarge);
+    }
+    Ok(())
+}
+
+/// `httparse` reports any version it does not parse the same way; a well-formed
+/// `HTTP/x.y` it could not parse is one we do not speak (505), anything else is garbage (400).
+fn version_error(buf: &[u8]) -> ParseError {
+    let line = buf
+        .split(|&b| b == b'\n')
+        .find(|l| !l.is_empty() && *l != b"\r");
+    let line = line.unwrap_or(b"");
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // Exactly "method SP target SP version"; any other shape is not a version problem.
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(_), Some(_), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return ParseError::Bad("malformed request line");
+    };
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            ParseError::Version
+        }
+        _ => ParseError::Bad("malformed HTTP version"),
+    }
+}
+
+/// The request-target forms of RFC 9112 §3.2: origin (`/p?q`), absolute (`http://h/p`),
+/// authority (`h:443`, CONNECT only) and asterisk (`*`, OPTIONS only).
+fn check_target(method: &str, target: &str) -> Result<(), ParseError> {
+    let ok = if target.starts_with('/') {
+        true
+    } else if target == "*" {
+        method == "OPTIONS"
+    } else if method == "CONNECT" {
+        !target.contains('/')
+    } else {
+        split_absolute(target).is_some()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ParseError::Bad("invalid request-target"))
+    }
+}
+
+/// Splits an absolute-form target into (authority, path-and-query).
+pub(crate) fn split_absolute(target: &str) -> Option<(&str, &str)> {
+    let colon = target.find("://")?;
+    let scheme = &target[..colon];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let rest = &target[colon + 3..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() {
+        return None;
+    }
+    Some((authority, path))
+}
+
+struct Fields {
+    framing: Framing,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// One pass over the fields: framing, persistence, Host and Expect (RFC 9112 §6, §9.3).
+fn scan_fields(
+    headers: &[httparse::Header<'_>],
+    version: Version,
+    limits: &Limits,
+) -> Result<Fields, ParseError> {
+    let mut content_length: Option<u64> = None;
+    let mut codings = Codings::default();
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut hosts = 0;
+    let mut expect_continue = false;
+
+    for header in headers {
+        let name = header.name.as_bytes();
+        let value = header.value;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let len = parse_content_length(value)?;
+            if content_length.is_some_and(|prev| prev != len) {
+                return Err(ParseError::Bad("conflicting Content-Length values"));
+            }
+            content_length = Some(len);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            codings.add(value)?;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in list_items(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive_token = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(ParseError::Expectation);
+            }
+        }
+    }
+
+    if version == Version::Http11 && hosts != 1 {
+        return Err(ParseError::Bad(if hosts == 0 {
+            "missing Host header"
+        } else {
+            "more than one Host header"
+        }));
+    }
+    if hosts > 1 {
+        return Err(ParseError::Bad("more than one Host header"));
+    }
+    let framing = if codings.present {
+        if version == Version::Http10 {
+            return Err(ParseError::Bad("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        if content_length.is_some() {
+            return Err(ParseError::Bad("both Content-Length and Transfer-Encoding"));
+        }
+        codings.check()?;
+        Framing::Chunked
+    } else {
+        let len = content_length.unwrap_or(0);
+        if len > limits.max_body_size as u64 {
+            return Err(ParseError::BodyTooLarge);
+        }
+        Framing::Length(len)
+    };
+    let keep_alive = match version {
+        Version::Http11 => !close,
+        Version::Http10 => keep_alive_token && !close,
+    };
+    Ok(Fields {
+        framing,
+        keep_alive,
+        // HTTP/1.0 clients cannot expect an interim response (RFC 9110 §10.1.1).
+        expect_continue: expect_continue && version == Version::Http11,
+    })
+}
+
+/// `Content-Length = 1*DIGIT`, allowing a list of identical values (RFC 9112 §6.3 item 5).
+fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
+    let mut result = None;
+    for item in value.split(|&b| b == b',') {
+        let item = trim(item);
+        if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
+            return Err(ParseError::Bad("invalid Content-Length"));
+        }
+        let n = item.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if result.is_some_and(|prev| prev != n) {
+            return Err(ParseError::Bad("conflicting Content-Length values"));
+        }
+        result = Some(n);
+    }
+    result.ok_or(ParseError::Bad("invalid Content-Length"))
+}
+
+/// The codings of every `Transfer-Encoding` field, in order (RFC 9112 §6.1).
+#[derive(Default)]
+struct Codings {
+    present: bool,
+    chunked_seen: bool,
+    chunked_last: bool,
+    chunked_twice: bool,
+    other: bool,
+}
+
+impl Codings {
+    fn add(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        self.present = true;
+        let mut any = false;
+        for coding in list_items(value) {
+            any = true;
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                self.chunked_twice |= self.chunked_seen;
+                self.chunked_seen = true;
+                self.chunked_last = true;
+            } else if coding
+                .iter()
+                .all(|&b| crate::method::is_tchar(b) || b" ;=\"".contains(&b))
+            {
+                self.other = true;
+                self.chunked_last = false;
+            } else {
+                return Err(ParseError::Bad("invalid Transfer-Encoding"));
+            }
+        }
+        if !any {
+            return Err(ParseError::Bad("empty Transfer-Encoding"));
+        }
+        Ok(())
+    }
+
+    /// Chunked must be applied exactly once, last (else the length is unknowable: 400);
+    /// any other coding is one this server does not implement (501).
+    fn check(&self) -> Result<(), ParseError> {
+        if self.chunked_twice || !self.chunked_last {
+            return Err(ParseError::Bad("chunked is not the final transfer coding"));
+        }
+        if self.other {
+            return Err(ParseError::UnsupportedCoding);
+        }
+        Ok(())
+    }
+}
+
+/// The non-empty, trimmed elements of a comma-separated field value (RFC 9110 §5.6.1).
+pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim)
+        .filter(|item| !item.is_empty())
+}
+
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_head_size: 16 * 1024,
+        max_headers: 100,
+        max_uri_len: 8 * 1024,
+        max_body_size: 1024,
+    };
+
+    /// The essentials of a head, owned: method, target, framing, keep-alive, length.
+    type Parsed = (String, String, Framing, bool, usize);
+
+    /// Parses with the default test limits.
+    fn parse(buf: &[u8]) -> Result<Option<Parsed>, ParseError> {
+        parse_with(buf, &LIMITS)
+    }
+
+    fn parse_with(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ParseError> {
+        with_header_slots(limits.max_headers, |slots| {
+            parse_head(buf, slots, limits).map(|head| {
+                head.map(|h| {
+                    (
+                        h.method.to_owned(),
+                        h.target.to_owned(),
+                        h.framing,
+                        h.keep_alive,
+                        h.len,
+                    )
+                })
+            })
+        })
+    }
+
+    fn status(buf: &[u8]) -> u16 {
+        parse(buf).unwrap_err().status().as_u16()
+    }
+
+    #[test]
+    fn simple_get() {
+        let req = b"GET /users/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (method, target, framing, keep_alive, len) = parse(req).unwrap().unwrap();
+        assert_eq!(method, "GET");
+        assert_eq!(target, "/users/7?x=1");
+        assert_eq!(framing, Framing::Length(0));
+        assert!(keep_alive);
+        assert_eq!(len, req.len());
+    }
+
+    #[test]
+    fn every_split_point_is_partial_then_complete() {
+        let requests: [&[u8]; 3] = [
+            b"GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            b"PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        ];
+        for req in requests {
+            let whole = parse(req);
+            for split in 0..req.len() {
+                assert_eq!(parse(&req[..split]), Ok(None), "split at {split}");
+            }
+            assert!(whole.is_ok() || whole == Err(ParseError::UnsupportedCoding));
+        }
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let ka = |req: &[u8]| parse(req).unwrap().unwrap().3;
+        assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Close\r\n\r\n"
+        ));
+        assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(ka(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn framing_rules() {
+        let framing = |req: &[u8]| parse(req).map(|h| h.unwrap().2);
+        assert_eq!(
+            framing(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n"),
+            Ok(Framing::Length(12))
+        );
+        assert_eq!(
+            framing(
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n"
+            ),
+            Ok(Framing::Length(3))
+        );
+        assert_eq!(
+            framing(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n"),
+            Ok(Framing::Length(3))
+        );
+        assert_eq!(
+            framing(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+    }
+
+    #[test]
+    fn bad_input_statuses() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GET / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\x01\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", 400),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-Ctl: a\x01b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-Nul: a\x00b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-Del: a\x7fb\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n: empty-name\r\n\r\n", 400),
+            (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+            (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+            (b"GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+            (b"GET example.com HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n", 417),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1025\r\n\r\n", 413),
+        ];
+        for (req, expected) in cases {
+            assert_eq!(status(req), *expected, "{:?}", String::from_utf8_lossy(req));
+        }
+    }
+
+    #[test]
+    fn target_forms() {
+        let target = |req: &[u8]| parse(req).unwrap().unwrap().1;
+        assert_eq!(
+            target(b"GET http://example.com/a?b HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "http://example.com/a?b"
+        );
+        assert_eq!(target(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), "*");
+        assert_eq!(
+            target(b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "example.com:443"
+        );
+        assert_eq!(split_absolute("http://h:80/p?q"), Some(("h:80", "/p?q")));
+        assert_eq!(split_absolute("https://h?q"), Some(("h", "?q")));
+        assert_eq!(split_absolute("http:///p"), None);
+    }
+
+    #[test]
+    fn leading_blank_lines_are_skipped() {
+        let req = b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(parse(req).unwrap().unwrap().4, req.len());
+    }
+
+    #[test]
+    fn limits() {
+        let small = Limits {
+            max_head_size: 64,
+            max_headers: 2,
+            max_uri_len: 16,
+            max_body_size: 10,
+        };
+        let too_many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
+        assert_eq!(parse_with(too_many, &small), Err(ParseError::HeadTooLarge));
+        let long_uri = b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(parse_with(long_uri, &small), Err(ParseError::UriTooLong));
+        // Still incomplete, but already past the limits.
+        let mut partial = b"GET /".to_vec();
+        partial.extend([b'a'; 60]);
+        assert_eq!(parse_with(&partial, &small), Err(ParseError::UriTooLong));
+        let big_head =
+            b"GET / HTTP/1.1\r\nHost: a\r\nA: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(parse_with(big_head, &small), Err(ParseError::HeadTooLarge));
+        // A complete head over the byte limit.
+        let mut long = b"GET / HTTP/1.1\r\nHost: a\r\nA: ".to_vec();
+        long.extend([b'a'; 40]);
+        long.extend(b"\r\n\r\n");
+        assert_eq!(parse_with(&long, &small), Err(ParseError::HeadTooLarge));
+    }
+
+    #[test]
+    fn header_slots_beyond_the_stack() {
+        let many = Limits {
+            max_headers: 300,
+            ..LIMITS
+        };
+        let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..200 {
+            req.extend(format!("X-{i}: v\r\n").as_bytes());
+        }
+        req.extend(b"\r\n");
+        assert!(parse_with(&req, &many).unwrap().is_some());
+        assert_eq!(parse(&req), Err(ParseError::HeadTooLarge));
+    }
+}

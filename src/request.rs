@@ -1,0 +1,332 @@
+//! The request a handler sees: borrowed straight from the read buffer, so building one
+//! costs no allocation; query args, forms and cookies are decoded on first use.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use crate::app::App;
+use crate::error::{HttpError, abort};
+use crate::method::Method;
+use crate::parse::{Version, split_absolute};
+use crate::router::{Params, UrlBuildError};
+use crate::status::StatusCode;
+use crate::url::{MultiDict, percent_decode};
+
+/// Which rule matched, and where its variables are in the path.
+#[derive(Debug)]
+pub(crate) struct RouteMatch {
+    pub(crate) rule: usize,
+    pub(crate) params: Params,
+}
+
+/// An HTTP request, as handlers see it (Flask's `request`).
+///
+/// It borrows the connection's buffer for `'a`, the span of one dispatch.
+///
+/// ```
+/// use carafe::{App, Request};
+///
+/// let mut app = App::new();
+/// app.post("/items/<int:id>", |req: &Request| {
+///     let id: u64 = req.param("id")?;
+///     let verbose = req.arg("verbose").is_some();
+///     let agent = req.header("User-Agent").unwrap_or("unknown");
+///     Ok::<_, carafe::HttpError>(format!("{id} {verbose} {agent} {}", req.body().len()))
+/// });
+/// let resp = app.test_client().post("/items/7?verbose").header("User-Agent", "t").body("abc").send();
+/// assert_eq!(resp.text(), "7 true t 3");
+/// ```
+pub struct Request<'a> {
+    pub(crate) method: Method,
+    version: Version,
+    pub(crate) target: &'a str,
+    authority: Option<&'a str>,
+    raw_path: &'a str,
+    query: &'a str,
+    /// The percent-decoded path; `None` if it does not decode to UTF-8.
+    path: Option<Cow<'a, str>>,
+    headers: &'a [httparse::Header<'a>],
+    body: &'a [u8],
+    remote_addr: SocketAddr,
+    pub(crate) app: &'a App,
+    pub(crate) route: Option<RouteMatch>,
+    args: OnceCell<MultiDict>,
+    form: OnceCell<Result<MultiDict, (StatusCode, &'static str)>>,
+    pub(crate) cookies: OnceCell<MultiDict>,
+}
+
+impl<'a> Request<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        app: &'a App,
+        method: Method,
+        version: Version,
+        target: &'a str,
+        headers: &'a [httparse::Header<'a>],
+        body: &'a [u8],
+        remote_addr: SocketAddr,
+    ) -> Request<'a> {
+        let (authority, path_and_query) = if target.starts_with('/') || target == "*" {
+            (None, target)
+        } else if let Some((authority, rest)) = split_absolute(target) {
+            (Some(authority), rest)
+        } else {
+            // Authority-form (CONNECT): there is no path.
+            (Some(target), "")
+        };
+        let (raw_path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+        Request {
+            method,
+            version,
+            target,
+            authority,
+            raw_path,
+            query,
+            path: percent_decode(raw_path),
+            headers,
+            body,
+            remote_addr,
+            app,
+            route: None,
+            args: OnceCell::new(),
+            form: OnceCell::new(),
+            cookies: OnceCell::new(),
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The percent-decoded path, e.g. `/users/7` (never the query string).
+    pub fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or(self.raw_path)
+    }
+
+    pub(crate) fn decoded_path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The path as sent, still percent-encoded.
+    pub fn raw_path(&self) -> &'a str {
+        self.raw_path
+    }
+
+    /// The query string after `?`, undecoded (empty if none).
+    pub fn query_string(&self) -> &'a str {
+        self.query
+    }
+
+    /// Path and query as sent, e.g. `/search?q=a%20b`.
+    pub fn full_path(&self) -> Cow<'a, str> {
+        if self.query.is_empty() {
+            Cow::Borrowed(self.raw_path)
+        } else {
+            Cow::Owned(format!("{}?{}", self.raw_path, self.query))
+        }
+    }
+
+    /// The request-target exactly as it appeared in the request line.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The host the client asked for: from an absolute-form target, else the `Host` header.
+    pub fn host(&self) -> Option<&'a str> {
+        self.authority.or_else(|| self.header("Host"))
+    }
+
+    /// The full URL, e.g. `http://example.com/a?b=1`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.host().unwrap_or(""), self.full_path())
+    }
+
+    /// The first value of a header, by case-insensitive name; `None` if absent or not UTF-8.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first value of a header as bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// Every value of a header, in order (UTF-8 ones).
+    pub fn header_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a str> + 'n
+    where
+        'a: 'n,
+    {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .filter_map(|h| std::str::from_utf8(h.value).ok())
+    }
+
+    /// Every header as (name, value bytes), in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.headers.iter().map(|h| (h.name, h.value))
+    }
+
+    /// The `Content-Type` header.
+    pub fn content_type(&self) -> Option<&'a str> {
+        self.header("Content-Type")
+    }
+
+    /// The media type without parameters, e.g. `application/json` (Flask's `mimetype`).
+    pub fn mimetype(&self) -> &'a str {
+        self.content_type()
+            .map_or("", |ct| ct.split(';').next().unwrap_or("").trim())
+    }
+
+    /// Whether the body is declared JSON: `application/json` or `application/*+json`.
+    pub fn is_json(&self) -> bool {
+        let mt = self.mimetype();
+        mt.eq_ignore_ascii_case("application/json")
+            || (mt.len() > 17
+                && mt[..12].eq_ignore_ascii_case("application/")
+                && mt[mt.len() - 5..].eq_ignore_ascii_case("+json"))
+    }
+
+    /// The body, whole (Flask's `get_data()`).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The body as UTF-8 text; a 400 if it is not.
+    pub fn text(&self) -> Result<&'a str, HttpError> {
+        std::str::from_utf8(self.body)
+            .map_err(|_| abort(400).with_message("The request body is not valid UTF-8."))
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// A route variable parsed as `T`, e.g. `req.param::<u64>("id")`.
+    ///
+    /// A value that does not parse (an `<int>` too large for `u8`, say) is a 404, as a
+    /// URL that names nothing; a name the rule does not have is a 500 (a bug).
+    pub fn param<T: FromStr>(&self, name: &str) -> Result<T, HttpError> {
+        let Some(value) = self.param_str(name) else {
+            return Err(
+                abort(500).with_message(format!("the matched rule has no variable {name:?}"))
+            );
+        };
+        value.parse().map_err(|_| abort(StatusCode::NOT_FOUND))
+    }
+
+    /// A route variable as text.
+    pub fn param_str(&self, name: &str) -> Option<&str> {
+        let route = self.route.as_ref()?;
+        let rule = self.app.router.rule(route.rule);
+        let i = rule.names.iter().position(|n| n == name)?;
+        let (start, end) = route.params.get(i)?;
+        self.path().get(start..end)
+    }
+
+    /// Every route variable as (name, value).
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        let route = self.route.as_ref();
+        let names = route.map_or(&[][..], |r| &self.app.router.rule(r.rule).names[..]);
+        names.iter().enumerate().filter_map(move |(i, name)| {
+            let (start, end) = route?.params.get(i)?;
+            Some((name.as_str(), self.path().get(start..end)?))
+        })
+    }
+
+    /// The query string as a multi-dict (Flask's `request.args`).
+    pub fn args(&self) -> &MultiDict {
+        self.args.get_or_init(|| MultiDict::parse_query(self.query))
+    }
+
+    /// The first query value for `name`.
+    pub fn arg(&self, name: &str) -> Option<&str> {
+        self.args().get(name)
+    }
+
+    /// Form fields of an `application/x-www-form-urlencoded`
+    /// body (Flask's `request.form`). An empty dict for other content types; a 400 for a
+    /// body that cannot be decoded.
+    pub fn form(&self) -> Result<&MultiDict, HttpError> {
+        self.form
+            .get_or_init(|| self.parse_form())
+            .as_ref()
+            .map_err(|(status, message)| abort(*status).with_message(*message))
+    }
+
+    fn parse_form(&self) -> Result<MultiDict, (StatusCode, &'static str)> {
+        let mt = self.mimetype();
+        if mt.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            let text = std::str::from_utf8(self.body)
+                .map_err(|_| (StatusCode::BAD_REQUEST, "The form body is not valid UTF-8."))?;
+            return Ok(MultiDict::parse_query(text));
+        }
+        Ok(MultiDict::new())
+    }
+
+    /// The endpoint of the matched rule, e.g. `"user"` or `"admin.index"`.
+    pub fn endpoint(&self) -> Option<&str> {
+        let route = self.route.as_ref()?;
+        Some(self.app.router.rule(route.rule).endpoint.as_str())
+    }
+
+    pub(crate) fn blueprint_index(&self) -> Option<usize> {
+        let route = self.route.as_ref()?;
+        self.app
+            .view_blueprint(self.app.router.rule(route.rule).target)
+    }
+
+    /// The name of the blueprint whose view handles this request.
+    pub fn blueprint(&self) -> Option<&str> {
+        self.blueprint_index().map(|i| self.app.blueprint_name(i))
+    }
+
+    /// The app handling the request (Flask's `current_app`).
+    pub fn app(&self) -> &'a App {
+        self.app
+    }
+
+    /// [`App::url_for`]; an endpoint starting with `.` is relative to the current
+    /// blueprint, as in Flask.
+    pub fn url_for(
+        &self,
+        endpoint: &str,
+        values: &[(&str, &dyn fmt::Display)],
+    ) -> Result<String, UrlBuildError> {
+        match (endpoint.strip_prefix('.'), self.blueprint()) {
+            (Some(local), Some(bp)) => self.app.url_for(&format!("{bp}.{local}"), values),
+            (Some(local), None) => self.app.url_for(local, values),
+            _ => self.app.url_for(endpoint, values),
+        }
+    }
+}
+
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("version", &self.version)
+            .field("headers", &self.headers.len())
+            .field("body", &self.body.len())
+            .field("remote_addr", &self.remote_addr)
+            .finish()
+    }
+}

@@ -1,0 +1,468 @@
+//! The response a handler returns, and the conversions that let handlers return plain values.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+use bytes::Bytes;
+
+use crate::error::HttpError;
+use crate::status::StatusCode;
+
+/// A header name or value: borrowed when static, so common headers cost no allocation.
+pub type HeaderText = Cow<'static, str>;
+
+/// An HTTP response: status, headers and body.
+///
+/// The framework owns the framing headers: `Content-Length`, `Transfer-Encoding`,
+/// `Connection` and `Date` are written by the encoder and any set here are ignored.
+///
+/// ```
+/// use carafe::{Response, StatusCode};
+///
+/// let resp = Response::text("created")
+///     .with_status(StatusCode::CREATED)
+///     .with_header("Location", "/todos/1");
+/// assert_eq!(resp.status(), StatusCode::CREATED);
+/// assert_eq!(resp.header("location"), Some("/todos/1"));
+/// assert_eq!(resp.header("Content-Type"), Some("text/plain; charset=utf-8"));
+/// assert_eq!(resp.body(), Some(&b"created"[..]));
+/// ```
+pub struct Response {
+    pub(crate) status: StatusCode,
+    /// Kept apart from `headers` because nearly every response has one: no Vec needed.
+    pub(crate) content_type: Option<HeaderText>,
+    pub(crate) headers: Vec<(HeaderText, HeaderText)>,
+    pub(crate) body: Body,
+}
+
+/// What follows the head.
+pub(crate) enum Body {
+    Empty,
+    Full(Bytes),
+    /// Pieces of unknown total length: sent with chunked encoding, pulled as the socket drains.
+    Stream(Box<dyn Iterator<Item = Bytes> + Send>),
+    /// `len` bytes read in pieces as the socket drains (files).
+    Reader {
+        reader: Box<dyn Read + Send>,
+        len: u64,
+    },
+}
+
+impl Response {
+    /// A `200 OK` response with `body` and no content type.
+    pub fn new(body: impl Into<Bytes>) -> Response {
+        Response {
+            status: StatusCode::OK,
+            content_type: None,
+            headers: Vec::new(),
+            body: Body::Full(body.into()),
+        }
+    }
+
+    /// A response with only a status, e.g. `204 No Content`.
+    pub fn empty(status: StatusCode) -> Response {
+        Response {
+            status,
+            content_type: None,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// `text/plain; charset=utf-8`.
+    pub fn text(body: impl Into<Bytes>) -> Response {
+        Response::new(body).with_content_type("text/plain; charset=utf-8")
+    }
+
+    /// `text/html; charset=utf-8` (what Flask gives a returned string).
+    pub fn html(body: impl Into<Bytes>) -> Response {
+        Response::new(body).with_content_type("text/html; charset=utf-8")
+    }
+
+    /// A body produced in pieces, sent with chunked encoding without blocking the loop:
+    /// the next piece is pulled only when the client has taken the previous ones.
+    ///
+    /// The iterator runs on the event loop, so each `next()` must be quick.
+    ///
+    /// ```
+    /// use carafe::Response;
+    /// let resp = Response::stream((1..=3).map(|i| format!("line {i}\n")))
+    ///     .with_content_type("text/plain");
+    /// assert_eq!(resp.body(), None); // not in memory
+    /// ```
+    pub fn stream<I>(pieces: I) -> Response
+    where
+        I: IntoIterator + 'static,
+        I::IntoIter: Send,
+        I::Item: Into<Bytes>,
+    {
+        let pieces = pieces.into_iter().map(Into::into);
+        Response {
+            body: Body::Stream(Box::new(pieces)),
+            ..Response::empty(StatusCode::OK)
+        }
+    }
+
+    /// A body of exactly `len` bytes read from `reader` as the client takes them.
+    ///
+    /// If the reader ends early or fails, the connection is closed (the length was promised).
+    pub fn from_reader(reader: impl Read + Send + 'static, len: u64) -> Response {
+        Response {
+            body: Body::Reader {
+                reader: Box::new(reader),
+                len,
+            },
+            ..Response::empty(StatusCode::OK)
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets the status.
+    pub fn set_status(&mut self, status: impl Into<StatusCode>) {
+        self.status = status.into();
+    }
+
+    /// Returns the response with another status.
+    pub fn with_status(mut self, status: impl Into<StatusCode>) -> Response {
+        self.set_status(status);
+        self
+    }
+
+    /// Returns the response with another `Content-Type`.
+    pub fn with_content_type(mut self, value: impl Into<HeaderText>) -> Response {
+        self.set_header("Content-Type", value);
+        self
+    }
+
+    /// Returns the response with a header set (replacing any of the same name).
+    ///
+    /// # Panics
+    ///
+    /// If the name is not a token or the value holds CR, LF or NUL (header injection);
+    /// inside a handler that panic becomes a 500.
+    pub fn with_header(
+        mut self,
+        name: impl Into<HeaderText>,
+        value: impl Into<HeaderText>,
+    ) -> Response {
+        self.set_header(name, value);
+        self
+    }
+
+    /// Sets a header, replacing any of the same name (case-insensitive).
+    ///
+    /// # Panics
+    ///
+    /// As [`Response::with_header`].
+    pub fn set_header(&mut self, name: impl Into<HeaderText>, value: impl Into<HeaderText>) {
+        let (name, value) = (name.into(), value.into());
+        check_header(&name, &value);
+        if name.eq_ignore_ascii_case("content-type") {
+            self.content_type = Some(value);
+            return;
+        }
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value));
+    }
+
+    /// Adds a header, keeping others of the same name (for `Set-Cookie`, `Vary`, ...).
+    ///
+    /// # Panics
+    ///
+    /// As [`Response::with_header`].
+    pub fn append_header(&mut self, name: impl Into<HeaderText>, value: impl Into<HeaderText>) {
+        let (name, value) = (name.into(), value.into());
+        if name.eq_ignore_ascii_case("content-type") {
+            return self.set_header(name, value);
+        }
+        check_header(&name, &value);
+        self.headers.push((name, value));
+    }
+
+    /// Removes every header of that name.
+    pub fn remove_header(&mut self, name: &str) {
+        if name.eq_ignore_ascii_case("content-type") {
+            self.content_type = None;
+        }
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        if name.eq_ignore_ascii_case("content-type") {
+            return self.content_type.as_deref();
+        }
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Every header as (name, value), `Content-Type` first.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        let content_type = self.content_type.as_deref().map(|v| ("Content-Type", v));
+        content_type
+            .into_iter()
+            .chain(self.headers.iter().map(|(n, v)| (&**n, &**v)))
+    }
+
+    /// The body, when it is in memory (`None` for streamed and file bodies).
+    pub fn body(&self) -> Option<&[u8]> {
+        match &self.body {
+            Body::Empty => Some(&[]),
+            Body::Full(bytes) => Some(bytes),
+            Body::Stream(_) | Body::Reader { .. } => None,
+        }
+    }
+
+    /// Replaces the body with bytes in memory.
+    pub fn set_body(&mut self, body: impl Into<Bytes>) {
+        self.body = Body::Full(body.into());
+    }
+
+    /// The body's length when known before sending.
+    pub(crate) fn body_len(&self) -> Option<u64> {
+        match &self.body {
+            Body::Empty => Some(0),
+            Body::Full(bytes) => Some(bytes.len() as u64),
+            Body::Reader { len, .. } => Some(*len),
+            Body::Stream(_) => None,
+        }
+    }
+}
+
+/// Refuses what would let a value end the header line or a name break the field syntax.
+fn check_header(name: &str, value: &str) {
+    assert!(
+        !name.is_empty() && name.bytes().all(crate::method::is_tchar),
+        "invalid header name {name:?}"
+    );
+    assert!(
+        !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
+        "header value for {name} contains CR, LF or NUL"
+    );
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = match &self.body {
+            Body::Empty => "empty".to_owned(),
+            Body::Full(b) => format!("{} bytes", b.len()),
+            Body::Stream(_) => "stream".to_owned(),
+            Body::Reader { len, .. } => format!("{len} bytes from a reader"),
+        };
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .field("body", &body)
+            .finish()
+    }
+}
+
+/// A value a handler can return as a response.
+///
+/// Strings become `text/html; charset=utf-8` as in Flask, bytes
+/// `application/octet-stream`; a `(status, value)` pair sets the status.
+///
+/// ```
+/// use carafe::{IntoResponse, StatusCode};
+/// let resp = (StatusCode::NOT_FOUND, "no such page").into_response();
+/// assert_eq!(resp.status(), 404);
+/// let resp = (201, String::from("made")).into_response();
+/// assert_eq!(resp.status(), 201);
+/// ```
+pub trait IntoResponse {
+    /// Converts into a [`Response`].
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::html(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::html(self)
+    }
+}
+
+impl IntoResponse for &'static [u8] {
+    fn into_response(self) -> Response {
+        Response::new(self).with_content_type("application/octet-stream")
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        Response::new(self).with_content_type("application/octet-stream")
+    }
+}
+
+impl IntoResponse for Bytes {
+    fn into_response(self) -> Response {
+        Response::new(self).with_content_type("application/octet-stream")
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        Response::empty(self)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().with_status(self.0)
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (u16, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().with_status(self.0)
+    }
+}
+
+impl<T: IntoResponse, const N: usize> IntoResponse
+    for (StatusCode, [(&'static str, &'static str); N], T)
+{
+    fn into_response(self) -> Response {
+        let mut resp = self.2.into_response().with_status(self.0);
+        for (name, value) in self.1 {
+            resp.append_header(name, value);
+        }
+        resp
+    }
+}
+
+/// What a handler returns: a response, or an error for the error handlers.
+///
+/// Implemented for every [`IntoResponse`] type, for [`HttpError`], and for
+/// `Result<T, E>` where `T: IntoResponse` and `E: Into<HttpError>`, so handlers can use `?`.
+pub trait Responder {
+    /// Converts into the handler's outcome.
+    fn into_outcome(self) -> Result<Response, HttpError>;
+}
+
+impl<T: IntoResponse> Responder for T {
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        Ok(self.into_response())
+    }
+}
+
+impl Responder for HttpError {
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        Err(self)
+    }
+}
+
+impl<T: IntoResponse, E: Into<HttpError>> Responder for Result<T, E> {
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        self.map(IntoResponse::into_response).map_err(Into::into)
+    }
+}
+
+/// A redirect to `location` with `302 Found`, like Flask's `redirect()`.
+///
+/// ```
+/// let resp = carafe::redirect("/login");
+/// assert_eq!(resp.status(), 302);
+/// assert_eq!(resp.header("Location"), Some("/login"));
+/// ```
+pub fn redirect(location: impl Into<HeaderText>) -> Response {
+    redirect_with(location, StatusCode::FOUND)
+}
+
+/// A redirect with a chosen status (301, 303, 307, 308, ...).
+pub fn redirect_with(location: impl Into<HeaderText>, status: StatusCode) -> Response {
+    let location = location.into();
+    let body = format!(
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n\
+         <p>You should be redirected automatically to the target URL: \
+         <a href=\"{0}\">{0}</a>. If not, click the link.\n",
+        crate::html::escape(&location)
+    );
+    Response::html(body)
+        .with_status(status)
+        .with_header("Location", location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_is_one_header() {
+        let mut resp = Response::text("x");
+        resp.set_header("content-type", "application/json");
+        assert_eq!(resp.headers().count(), 1);
+        assert_eq!(resp.header("Content-Type"), Some("application/json"));
+        resp.remove_header("Content-Type");
+        assert_eq!(resp.header("content-type"), None);
+    }
+
+    #[test]
+    fn set_replaces_append_keeps() {
+        let mut resp = Response::new("");
+        resp.set_header("X-A", "1");
+        resp.set_header("x-a", "2");
+        resp.append_header("Set-Cookie", "a=1");
+        resp.append_header("Set-Cookie", "b=2");
+        let headers: Vec<_> = resp.headers().collect();
+        assert_eq!(
+            headers,
+            [("x-a", "2"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "contains CR, LF or NUL")]
+    fn refuses_header_injection() {
+        Response::new("").set_header("Location", "/a\r\nSet-Cookie: evil=1");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid header name")]
+    fn refuses_bad_names() {
+        Response::new("").set_header("Bad Name", "x");
+    }
+
+    #[test]
+    fn conversions() {
+        let resp = "hi".into_response();
+        assert_eq!(
+            resp.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let resp = vec![1u8, 2].into_response();
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/octet-stream")
+        );
+        let resp = (StatusCode::CREATED, [("Location", "/x")], "made").into_response();
+        assert_eq!(resp.status(), 201);
+        assert_eq!(resp.header("location"), Some("/x"));
+        let outcome: Result<&str, HttpError> = Err(crate::abort(404));
+        assert_eq!(outcome.into_outcome().unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn redirects_escape_the_location_in_the_body() {
+        let resp = redirect("/a?b=<c>");
+        let body = std::str::from_utf8(resp.body().unwrap()).unwrap();
+        assert!(body.contains("/a?b=&lt;c&gt;"));
+        assert_eq!(resp.header("location"), Some("/a?b=<c>"));
+    }
+}

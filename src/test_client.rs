@@ -1,0 +1,352 @@
+//! A test client that needs no socket: requests are written as HTTP/1.1 bytes and go
+//! through the same parser, dispatch chain and encoder as on the network.
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use bytes::BytesMut;
+
+use crate::app::App;
+use crate::body::{ChunkedDecoder, Cursor};
+use crate::date::DateCache;
+use crate::h1::{Env, H1, Phase};
+use crate::method::Method;
+use crate::parse::Limits;
+use crate::status::StatusCode;
+
+/// Sends requests to an app in memory, keeping cookies between them like a browser
+/// (Flask's `app.test_client()`).
+///
+/// ```
+/// use carafe::{App, Request};
+///
+/// let mut app = App::new();
+/// app.get("/hello/<name>", |req: &Request| format!("Hello, {}!", req.param_str("name").unwrap()));
+/// let client = app.test_client();
+/// let resp = client.get("/hello/Ada").send();
+/// assert_eq!(resp.status(), 200);
+/// assert_eq!(resp.text(), "Hello, Ada!");
+/// assert_eq!(client.get("/nope").send().status(), 404);
+/// ```
+pub struct TestClient<'a> {
+    app: &'a App,
+    cookies: RefCell<Vec<(String, String)>>,
+}
+
+impl App {
+    /// A client that calls this app without a socket.
+    pub fn test_client(&self) -> TestClient<'_> {
+        TestClient {
+            app: self,
+            cookies: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<'a> TestClient<'a> {
+    /// A request with any method.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest<'_, 'a> {
+        TestRequest {
+            client: self,
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::POST, path)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::PUT, path)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::PATCH, path)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A `HEAD` request.
+    pub fn head(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::HEAD, path)
+    }
+
+    /// An `OPTIONS` request.
+    pub fn options(&self, path: &str) -> TestRequest<'_, 'a> {
+        self.request(Method::OPTIONS, path)
+    }
+
+    /// The value of a cookie the client holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .borrow()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Sets a cookie as if a response had set it.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let mut jar = self.cookies.borrow_mut();
+        jar.retain(|(n, _)| n != name);
+        jar.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Runs raw request bytes through the app; returns the raw response bytes.
+    ///
+    /// For tests of the protocol itself: malformed input, pipelining, framing.
+    pub fn raw(&self, input: &[u8]) -> Vec<u8> {
+        let date = DateCache::new();
+        let limits = Limits::new(self.app.config());
+        let env = Env {
+            app: self.app,
+            limits: &limits,
+            date: date.as_bytes(),
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        };
+        let mut h1 = H1::new();
+        let mut input = input.to_vec();
+        let mut out = BytesMut::new();
+        let mut output = Vec::new();
+        let mut used = 0;
+        loop {
+            let n = h1.advance(&mut input[used..], &mut out, &env);
+            used += n;
+            // Taking the output each time plays the part of a client that reads everything.
+            let produced = !out.is_empty();
+            output.extend_from_slice(&out);
+            out.clear();
+            if h1.phase() != Phase::Streaming && n == 0 && !produced {
+                return output;
+            }
+        }
+    }
+
+    fn jar_header(&self) -> Option<String> {
+        let jar = self.cookies.borrow();
+        (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    fn store_cookies(&self, resp: &TestResponse) {
+        let mut jar = self.cookies.borrow_mut();
+        for value in resp.header_all("set-cookie") {
+            let pair = value.split(';').next().unwrap_or("");
+            let Some((name, val)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, val) = (name.trim(), val.trim());
+            jar.retain(|(n, _)| n != name);
+            let lower = value.to_ascii_lowercase();
+            let expired = lower.contains("max-age=0") || lower.contains("expires=thu, 01 jan 1970");
+            if !expired {
+                jar.push((name.to_owned(), val.to_owned()));
+            }
+        }
+    }
+}
+
+/// A request being built by a [`TestClient`].
+pub struct TestRequest<'c, 'a> {
+    client: &'c TestClient<'a>,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl TestRequest<'_, '_> {
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets an `application/x-www-form-urlencoded` body.
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
+        let body: crate::url::MultiDict = fields.iter().copied().collect();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_query())
+    }
+
+    /// Sets a JSON body and its content type.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        let body = serde_json::to_vec(value).expect("serializable test body");
+        self.header("Content-Type", "application/json").body(body)
+    }
+
+    /// Sends the request and returns the response.
+    ///
+    /// # Panics
+    ///
+    /// If the app's output is not a well-formed response (a bug in carafe).
+    pub fn send(self) -> TestResponse {
+        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.path);
+        let has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        if !has("host") {
+            head.push_str("Host: localhost\r\n");
+        }
+        if !has("content-length") && !has("transfer-encoding") && !self.body.is_empty() {
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        if !has("cookie")
+            && let Some(cookies) = self.client.jar_header()
+        {
+            head.push_str(&format!("Cookie: {cookies}\r\n"));
+        }
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut input = head.into_bytes();
+        input.extend_from_slice(&self.body);
+        let output = self.client.raw(&input);
+        let resp = TestResponse::parse(&output, self.method == Method::HEAD).unwrap_or_else(|| {
+            panic!("malformed response: {:?}", String::from_utf8_lossy(&output))
+        });
+        self.client.store_cookies(&resp);
+        resp
+    }
+}
+
+/// A response received by a [`TestClient`], body complete.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// Parses the first final response in `bytes` (skipping `100 Continue`).
+    fn parse(mut bytes: &[u8], is_head: bool) -> Option<TestResponse> {
+        loop {
+            let mut slots = [httparse::EMPTY_HEADER; 128];
+            let mut resp = httparse::Response::new(&mut slots);
+            let httparse::Status::Complete(len) = resp.parse(bytes).ok()? else {
+                return None;
+            };
+            let status = StatusCode::from_u16(resp.code?)?;
+            if status.is_informational() {
+                bytes = &bytes[len..];
+                continue;
+            }
+            let headers: Vec<(String, String)> = resp
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            let rest = &bytes[len..];
+            let find = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            };
+            let body = if is_head || status.forbids_body() {
+                Vec::new()
+            } else if find("transfer-encoding").is_some() {
+                let mut buf = rest.to_vec();
+                let mut cursor = Cursor::default();
+                let done = ChunkedDecoder::new(usize::MAX >> 4)
+                    .decode(&mut buf, &mut cursor)
+                    .ok()?;
+                if !done {
+                    return None;
+                }
+                buf.truncate(cursor.written);
+                buf
+            } else if let Some(len) = find("content-length") {
+                rest.get(..len.parse::<usize>().ok()?)?.to_vec()
+            } else {
+                rest.to_vec()
+            };
+            return Some(TestResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header.
+    pub fn header_all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// If the body is not JSON of that shape: it is a test.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response is not the expected JSON ({e}): {}", self.text()))
+    }
+}

@@ -1,0 +1,221 @@
+//! Shared helpers for the integration tests: a server on a free port, and a small
+//! blocking HTTP/1.1 client over `std::net::TcpStream` that reads exactly one response.
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use carafe::{App, ShutdownHandle};
+
+/// A running server; shut down and joined when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub handle: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub fn start(app: App) -> TestServer {
+        let server = app.bind("127.0.0.1:0").expect("bind");
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run());
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    }
+
+    /// Shuts down and waits for `run` to return.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.handle.shutdown();
+        self.thread
+            .take()
+            .unwrap()
+            .join()
+            .expect("server thread panicked")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.shutdown();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One parsed response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads responses off a stream, keeping bytes that belong to the next one.
+pub struct Reader {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn new(stream: TcpStream) -> Reader {
+        Reader {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16384];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads one whole response; `head` says it answers a HEAD request (no body).
+    pub fn response_to(&mut self, head: bool) -> Option<Resp> {
+        loop {
+            let mut slots = [httparse::EMPTY_HEADER; 64];
+            let mut parsed = httparse::Response::new(&mut slots);
+            match parsed.parse(&self.buf).expect("well-formed response head") {
+                httparse::Status::Complete(len) => {
+                    let status = parsed.code.unwrap();
+                    let headers: Vec<(String, String)> = parsed
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_owned(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect();
+                    let resp = Resp {
+                        status,
+                        headers,
+                        body: Vec::new(),
+                    };
+                    return self.body(resp, len, head);
+                }
+                httparse::Status::Partial => {
+                    if !self.fill() {
+                        assert!(self.buf.is_empty(), "connection closed mid-response");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn response(&mut self) -> Option<Resp> {
+        self.response_to(false)
+    }
+
+    fn body(&mut self, mut resp: Resp, head_len: usize, head: bool) -> Option<Resp> {
+        self.buf.drain(..head_len);
+        if head || resp.status < 200 || resp.status == 204 || resp.status == 304 {
+            return Some(resp);
+        }
+        if let Some(len) = resp.header("content-length") {
+            let len: usize = len.parse().unwrap();
+            while self.buf.len() < len {
+                assert!(self.fill(), "connection closed mid-body");
+            }
+            resp.body = self.buf.drain(..len).collect();
+        } else if resp.header("transfer-encoding").is_some() {
+            loop {
+                let line_end = loop {
+                    if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                        break i;
+                    }
+                    assert!(self.fill(), "connection closed mid-chunk");
+                };
+                let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+                while self.buf.len() < line_end + 2 + size + 2 {
+                    assert!(self.fill(), "connection closed mid-chunk");
+                }
+                resp.body
+                    .extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+                self.buf.drain(..line_end + 2 + size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            while self.fill() {}
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        Some(resp)
+    }
+
+    /// Whether the server closed the connection (EOF or reset) with nothing more to read.
+    pub fn is_closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.fill()
+    }
+
+    pub fn leftover(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Sends `request` on a new connection and reads one response.
+pub fn roundtrip(server: &TestServer, request: &[u8]) -> Resp {
+    let mut reader = Reader::new(server.connect());
+    reader.send(request);
+    reader.response().expect("a response")
+}
+
+/// The app most tests use.
+pub fn demo_app() -> App {
+    use carafe::{Request, Response};
+    let mut app = App::new();
+    app.get("/", |_: &Request| "Hello, World!");
+    app.get("/plaintext", |_: &Request| Response::text("Hello, World!"));
+    app.post("/echo", |req: &Request| Response::new(req.body().to_vec()));
+    app.get("/users/<int:id>", |req: &Request| {
+        let id: u64 = req.param("id")?;
+        Ok::<_, carafe::HttpError>(format!("user {id}"))
+    });
+    app.get("/big", |_: &Request| Response::new(vec![b'x'; 256 * 1024]));
+    app.get("/panic", |_: &Request| -> &'static str { panic!("boom") });
+    app
+}
