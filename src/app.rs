@@ -409,9 +409,9 @@ impl App {
 
     /// Runs the whole dispatch chain for one request. Never panics: a panicking view or
     /// hook costs this request a 500.
-    pub(crate) fn handle(&self, mut req: Request<'_>) -> Response {
-        let routed = self.route_request(&mut req);
-        let req = req;
+    pub(crate) fn handle(&self, req: &mut Request<'_>) -> Response {
+        let routed = self.route_request(req);
+        let req = &*req;
         let blueprint = req.blueprint_index();
         let scopes = [
             blueprint.map(|i| &self.blueprints[i].scaffold),
@@ -419,10 +419,10 @@ impl App {
         ];
         let scopes = scopes.iter().flatten().copied();
 
-        let outcome = guarded(&req, || {
+        let outcome = guarded(req, || {
             for scaffold in scopes.clone().rev() {
                 for hook in &scaffold.before {
-                    if let Some(resp) = hook(&req)? {
+                    if let Some(resp) = hook(req)? {
                         return Ok(resp);
                     }
                 }
@@ -432,7 +432,7 @@ impl App {
                 None => {
                     let target = req.route.as_ref().map(|m| self.router.rule(m.rule).target);
                     match target {
-                        Some(target) => (self.views[target].view)(&req),
+                        Some(target) => (self.views[target].view)(req),
                         None => Err(abort(StatusCode::NOT_FOUND)),
                     }
                 }
@@ -440,13 +440,13 @@ impl App {
         });
         let (mut response, error) = match outcome {
             Ok(resp) => (resp, None),
-            Err(mut err) => (self.handle_error(&req, scopes.clone(), &mut err), Some(err)),
+            Err(mut err) => (self.handle_error(req, scopes.clone(), &mut err), Some(err)),
         };
 
-        let after = guarded(&req, || {
+        let after = guarded(req, || {
             for scaffold in scopes.clone() {
                 for hook in scaffold.after.iter().rev() {
-                    hook(&req, &mut response);
+                    hook(req, &mut response);
                 }
             }
             Ok(())
@@ -456,8 +456,8 @@ impl App {
         }
         for scaffold in scopes {
             for hook in scaffold.teardown.iter().rev() {
-                let _ = guarded(&req, || {
-                    hook(&req, error.as_ref());
+                let _ = guarded(req, || {
+                    hook(req, error.as_ref());
                     Ok(())
                 });
             }

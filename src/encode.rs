@@ -46,51 +46,51 @@ pub(crate) fn write_head(
     framing: BodyFraming,
     persistence: Persistence,
 ) {
+    // One reservation up front; the pieces below then only copy.
+    out.reserve(192 + resp.headers.len() * 64);
     let status = resp.status();
-    if status.as_u16() == 200 {
-        out.put_slice(b"HTTP/1.1 200 OK\r\n");
-    } else {
-        out.put_slice(b"HTTP/1.1 ");
-        out.put_slice(itoa::Buffer::new().format(status.as_u16()).as_bytes());
-        out.put_u8(b' ');
-        out.put_slice(status.reason().as_bytes());
-        out.put_slice(b"\r\n");
+    let own_server = resp.headers.is_empty() || resp.header("server").is_none();
+    match (status.as_u16(), own_server) {
+        (200, true) => out.put_slice(b"HTTP/1.1 200 OK\r\nServer: carafe\r\nDate: "),
+        (code, _) => {
+            out.put_slice(b"HTTP/1.1 ");
+            out.put_slice(itoa::Buffer::new().format(code).as_bytes());
+            out.put_u8(b' ');
+            out.put_slice(status.reason().as_bytes());
+            if own_server {
+                out.put_slice(b"\r\nServer: carafe\r\nDate: ");
+            } else {
+                out.put_slice(b"\r\nDate: ");
+            }
+        }
     }
-    if resp.header("server").is_none() {
-        out.put_slice(b"Server: carafe\r\n");
-    }
-    out.put_slice(b"Date: ");
     out.put_slice(date);
-    out.put_slice(b"\r\n");
     if let Some(content_type) = &resp.content_type {
-        out.put_slice(b"Content-Type: ");
+        out.put_slice(b"\r\nContent-Type: ");
         out.put_slice(content_type.as_bytes());
-        out.put_slice(b"\r\n");
     }
     for (name, value) in &resp.headers {
         if is_framing_header(name) {
             continue;
         }
+        out.put_slice(b"\r\n");
         out.put_slice(name.as_bytes());
         out.put_slice(b": ");
         out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
     }
     match framing {
         BodyFraming::Length(len) => {
-            out.put_slice(b"Content-Length: ");
+            out.put_slice(b"\r\nContent-Length: ");
             out.put_slice(itoa::Buffer::new().format(len).as_bytes());
-            out.put_slice(b"\r\n");
         }
-        BodyFraming::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+        BodyFraming::Chunked => out.put_slice(b"\r\nTransfer-Encoding: chunked"),
         BodyFraming::UntilClose | BodyFraming::Forbidden => {}
     }
     match persistence {
-        Persistence::KeepAlive => {}
-        Persistence::KeepAlive10 => out.put_slice(b"Connection: keep-alive\r\n"),
-        Persistence::Close => out.put_slice(b"Connection: close\r\n"),
+        Persistence::KeepAlive => out.put_slice(b"\r\n\r\n"),
+        Persistence::KeepAlive10 => out.put_slice(b"\r\nConnection: keep-alive\r\n\r\n"),
+        Persistence::Close => out.put_slice(b"\r\nConnection: close\r\n\r\n"),
     }
-    out.put_slice(b"\r\n");
 }
 
 /// The interim response that tells a client to send the body it is holding back.

@@ -247,7 +247,7 @@ impl H1 {
         let logging = log::log_enabled!(target: "carafe::access", log::Level::Info);
         let started = logging.then(Instant::now);
         let is_head = method == Method::HEAD;
-        let req = Request::new(
+        let mut req = Request::new(
             env.app,
             method,
             head.version,
@@ -256,7 +256,7 @@ impl H1 {
             body,
             env.peer,
         );
-        let response = env.app.handle(req);
+        let response = env.app.handle(&mut req);
         let status = response.status();
         let body_len = response.body_len();
         let keep_alive = head.keep_alive && !self.closing;

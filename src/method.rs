@@ -50,8 +50,20 @@ impl Method {
     /// Method names are case-sensitive: `get` is an extension method, not `GET`.
     pub fn from_bytes(name: &[u8]) -> Option<Method> {
         // The standard methods are matched first so that requests never allocate for them.
-        if let Some(i) = STANDARD.iter().position(|s| s.as_bytes() == name) {
-            return Some(Method(Repr::Standard(i as u8)));
+        let standard = match name {
+            b"GET" => Some(0),
+            b"HEAD" => Some(1),
+            b"POST" => Some(2),
+            b"PUT" => Some(3),
+            b"DELETE" => Some(4),
+            b"CONNECT" => Some(5),
+            b"OPTIONS" => Some(6),
+            b"TRACE" => Some(7),
+            b"PATCH" => Some(8),
+            _ => None,
+        };
+        if let Some(i) = standard {
+            return Some(Method(Repr::Standard(i)));
         }
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return None;

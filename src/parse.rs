@@ -273,30 +273,33 @@ fn scan_fields(
     for header in headers {
         let name = header.name.as_bytes();
         let value = header.value;
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let len = parse_content_length(value)?;
-            if content_length.is_some_and(|prev| prev != len) {
-                return Err(ParseError::Bad("conflicting Content-Length values"));
+        // Most fields are none of these: the length alone rules them out cheaply.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let len = parse_content_length(value)?;
+                if content_length.is_some_and(|prev| prev != len) {
+                    return Err(ParseError::Bad("conflicting Content-Length values"));
+                }
+                content_length = Some(len);
             }
-            content_length = Some(len);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            codings.add(value)?;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in list_items(value) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive_token = true;
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => codings.add(value)?,
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in list_items(value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        keep_alive_token = true;
+                    }
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            if value.eq_ignore_ascii_case(b"100-continue") {
+            4 if name.eq_ignore_ascii_case(b"host") => hosts += 1,
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                if !value.eq_ignore_ascii_case(b"100-continue") {
+                    return Err(ParseError::Expectation);
+                }
                 expect_continue = true;
-            } else {
-                return Err(ParseError::Expectation);
             }
+            _ => {}
         }
     }
 

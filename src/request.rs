@@ -77,9 +77,10 @@ impl<'a> Request<'a> {
             // Authority-form (CONNECT): there is no path.
             (Some(target), "")
         };
-        let (raw_path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
+        let (raw_path, query) = match crate::router::memchr(b'?', path_and_query.as_bytes()) {
+            Some(i) => (&path_and_query[..i], &path_and_query[i + 1..]),
+            None => (path_and_query, ""),
+        };
         let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
         Request {
             method,

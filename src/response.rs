@@ -134,8 +134,14 @@ impl Response {
     }
 
     /// Returns the response with another `Content-Type`.
+    ///
+    /// # Panics
+    ///
+    /// If the value holds CR, LF or NUL.
     pub fn with_content_type(mut self, value: impl Into<HeaderText>) -> Response {
-        self.set_header("Content-Type", value);
+        let value = value.into();
+        check_value("Content-Type", &value);
+        self.content_type = Some(value);
         self
     }
 
@@ -242,6 +248,10 @@ fn check_header(name: &str, value: &str) {
         !name.is_empty() && name.bytes().all(crate::method::is_tchar),
         "invalid header name {name:?}"
     );
+    check_value(name, value);
+}
+
+fn check_value(name: &str, value: &str) {
     assert!(
         !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
         "header value for {name} contains CR, LF or NUL"

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::converter::Converter;
 use crate::method::{Method, MethodSet};
@@ -229,7 +230,7 @@ fn match_tokens(tokens: &[Token], path: &str, pos: usize, params: &mut Params) -
             let limit = if converter.spans_segments() {
                 tail.len()
             } else {
-                tail.find('/').unwrap_or(tail.len())
+                memchr(b'/', tail.as_bytes()).unwrap_or(tail.len())
             };
             let try_end = |end: usize, params: &mut Params| {
                 if end == 0 || !tail.is_char_boundary(end) || !converter.accepts(&tail[..end]) {
@@ -260,6 +261,53 @@ fn match_tokens(tokens: &[Token], path: &str, pos: usize, params: &mut Params) -
     }
 }
 
+/// FxHash, rustc's hasher: a multiply and a rotate per word, far cheaper than SipHash
+/// for short keys. Flooding is not a concern here: the tables hold the app's own rules,
+/// and a client's path is only ever looked up, never inserted.
+#[derive(Default)]
+struct FxHasher(u64);
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The first `needle` in `haystack`: paths are short, so a plain loop beats `str::find`.
+#[inline]
+pub(crate) fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
 /// The outcome of routing one request.
 #[derive(Debug)]
 pub(crate) enum Routed {
@@ -281,8 +329,8 @@ pub(crate) enum Routed {
 #[derive(Default)]
 pub(crate) struct Router {
     rules: Vec<Rule>,
-    statics: HashMap<String, Vec<usize>>,
-    by_first_segment: HashMap<String, Vec<usize>>,
+    statics: HashMap<String, Vec<usize>, FxBuild>,
+    by_first_segment: HashMap<String, Vec<usize>, FxBuild>,
     dynamic_first: Vec<usize>,
     endpoints: HashMap<String, Vec<usize>>,
 }
@@ -319,8 +367,21 @@ impl Router {
     /// Routes a percent-decoded path.
     pub(crate) fn route(&self, path: &str, method: &Method) -> Routed {
         let mut allowed = MethodSet::default();
+        // A static rule matches by its key alone.
+        if let Some(statics) = self.statics.get(path) {
+            for &index in statics {
+                let rule = &self.rules[index];
+                if rule.methods.contains(method) {
+                    return Routed::Found {
+                        rule: index,
+                        params: Params::default(),
+                    };
+                }
+                allowed.extend(&rule.methods);
+            }
+        }
         let mut params = Params::default();
-        for index in self.candidates(path) {
+        for index in self.dynamic_candidates(path) {
             let rule = &self.rules[index];
             if !rule.matches(path, &mut params) {
                 continue;
@@ -347,27 +408,27 @@ impl Router {
         Routed::NotFound
     }
 
-    /// Every method some rule answers for `path` (for `OPTIONS *` and the like).
+    /// Whether any rule matches `path`, whatever the method.
     fn matches_any(&self, path: &str) -> bool {
         let mut params = Params::default();
-        self.candidates(path)
-            .any(|i| self.rules[i].matches(path, &mut params))
+        self.statics.contains_key(path)
+            || self
+                .dynamic_candidates(path)
+                .any(|i| self.rules[i].matches(path, &mut params))
     }
 
-    /// Rules that may match `path`, most specific first.
-    fn candidates<'r>(&'r self, path: &str) -> impl Iterator<Item = usize> + 'r {
-        let first = path.get(1..).unwrap_or("").split('/').next().unwrap_or("");
-        let statics = self.statics.get(path).map(Vec::as_slice).unwrap_or(&[]);
-        let grouped = self
-            .by_first_segment
-            .get(first)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        statics
-            .iter()
-            .chain(grouped)
-            .chain(&self.dynamic_first)
-            .copied()
+    /// Rules with variables that may match `path`, most specific first.
+    fn dynamic_candidates<'r>(&'r self, path: &str) -> impl Iterator<Item = usize> + 'r {
+        let rest = path.get(1..).unwrap_or("");
+        let first = &rest[..memchr(b'/', rest.as_bytes()).unwrap_or(rest.len())];
+        let grouped = if self.by_first_segment.is_empty() {
+            &[][..]
+        } else {
+            self.by_first_segment
+                .get(first)
+                .map_or(&[][..], Vec::as_slice)
+        };
+        grouped.iter().chain(&self.dynamic_first).copied()
     }
 
     /// All the methods any rule answers, for `OPTIONS *`.
