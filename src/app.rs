@@ -413,47 +413,47 @@ impl App {
         let routed = self.route_request(req);
         let req = &*req;
         let blueprint = req.blueprint_index();
+        // The blueprint's scope (if any) is innermost: its error handlers and after-request
+        // hooks come first, its before-request hooks last, as in Flask.
         let scopes = [
             blueprint.map(|i| &self.blueprints[i].scaffold),
             Some(&self.scaffold),
         ];
         let scopes = scopes.iter().flatten().copied();
 
-        let outcome = guarded(req, || {
-            for scaffold in scopes.clone().rev() {
-                for hook in &scaffold.before {
-                    if let Some(resp) = hook(req)? {
-                        return Ok(resp);
+        let mut error = None;
+        // One guard around the whole chain: a panic anywhere in it costs a 500.
+        let response = guarded(req, || {
+            let outcome = (|| {
+                for scaffold in scopes.clone().rev() {
+                    for hook in &scaffold.before {
+                        if let Some(resp) = hook(req)? {
+                            return Ok(resp);
+                        }
                     }
                 }
-            }
-            match routed? {
-                Some(resp) => Ok(resp),
-                None => {
-                    let target = req.route.as_ref().map(|m| self.router.rule(m.rule).target);
-                    match target {
-                        Some(target) => (self.views[target].view)(req),
-                        None => Err(abort(StatusCode::NOT_FOUND)),
-                    }
+                match (routed?, req.rule) {
+                    (Some(resp), _) => Ok(resp),
+                    (None, Some(rule)) => (self.views[self.router.rule(rule).target].view)(req),
+                    (None, None) => Err(abort(StatusCode::NOT_FOUND)),
                 }
-            }
-        });
-        let (mut response, error) = match outcome {
-            Ok(resp) => (resp, None),
-            Err(mut err) => (self.handle_error(req, scopes.clone(), &mut err), Some(err)),
-        };
-
-        let after = guarded(req, || {
+            })();
+            let mut response = match outcome {
+                Ok(resp) => resp,
+                Err(mut err) => {
+                    let resp = self.handle_error(req, scopes.clone(), &mut err);
+                    error = Some(err);
+                    resp
+                }
+            };
             for scaffold in scopes.clone() {
                 for hook in scaffold.after.iter().rev() {
                     hook(req, &mut response);
                 }
             }
-            Ok(())
-        });
-        if let Err(err) = after {
-            response = err.to_response();
-        }
+            Ok(response)
+        })
+        .unwrap_or_else(|err| err.to_response());
         for scaffold in scopes {
             for hook in scaffold.teardown.iter().rev() {
                 let _ = guarded(req, || {
@@ -475,12 +475,12 @@ impl App {
                 Response::empty(StatusCode::OK).with_header("Allow", allow),
             ));
         }
-        let Some(path) = req.decoded_path() else {
+        let Some(path) = req.path.as_deref() else {
             return Err(abort(400).with_message("The path is not valid percent-encoded UTF-8."));
         };
-        match self.router.route(path, &req.method) {
-            Routed::Found { rule, params } => {
-                req.route = Some(crate::request::RouteMatch { rule, params });
+        match self.router.route(path, &req.method, &mut req.params) {
+            Routed::Found(rule) => {
+                req.rule = Some(rule);
                 Ok(None)
             }
             Routed::Options(allowed) => Ok(Some(

@@ -15,13 +15,6 @@ use crate::router::{Params, UrlBuildError};
 use crate::status::StatusCode;
 use crate::url::{MultiDict, percent_decode};
 
-/// Which rule matched, and where its variables are in the path.
-#[derive(Debug)]
-pub(crate) struct RouteMatch {
-    pub(crate) rule: usize,
-    pub(crate) params: Params,
-}
-
 /// An HTTP request, as handlers see it (Flask's `request`).
 ///
 /// It borrows the connection's buffer for `'a`, the span of one dispatch.
@@ -47,12 +40,14 @@ pub struct Request<'a> {
     raw_path: &'a str,
     query: &'a str,
     /// The percent-decoded path; `None` if it does not decode to UTF-8.
-    path: Option<Cow<'a, str>>,
+    pub(crate) path: Option<Cow<'a, str>>,
     headers: &'a [httparse::Header<'a>],
     body: &'a [u8],
     remote_addr: SocketAddr,
     pub(crate) app: &'a App,
-    pub(crate) route: Option<RouteMatch>,
+    /// The rule that matched, once routed, and where its variables are in `path`.
+    pub(crate) rule: Option<usize>,
+    pub(crate) params: Params,
     args: OnceCell<MultiDict>,
     form: OnceCell<Result<MultiDict, (StatusCode, &'static str)>>,
     pub(crate) cookies: OnceCell<MultiDict>,
@@ -94,7 +89,8 @@ impl<'a> Request<'a> {
             body,
             remote_addr,
             app,
-            route: None,
+            rule: None,
+            params: Params::default(),
             args: OnceCell::new(),
             form: OnceCell::new(),
             cookies: OnceCell::new(),
@@ -114,10 +110,6 @@ impl<'a> Request<'a> {
     /// The percent-decoded path, e.g. `/users/7` (never the query string).
     pub fn path(&self) -> &str {
         self.path.as_deref().unwrap_or(self.raw_path)
-    }
-
-    pub(crate) fn decoded_path(&self) -> Option<&str> {
-        self.path.as_deref()
     }
 
     /// The path as sent, still percent-encoded.
@@ -235,19 +227,19 @@ impl<'a> Request<'a> {
 
     /// A route variable as text.
     pub fn param_str(&self, name: &str) -> Option<&str> {
-        let route = self.route.as_ref()?;
-        let rule = self.app.router.rule(route.rule);
+        let rule = self.app.router.rule(self.rule?);
         let i = rule.names.iter().position(|n| n == name)?;
-        let (start, end) = route.params.get(i)?;
+        let (start, end) = self.params.get(i)?;
         self.path().get(start..end)
     }
 
     /// Every route variable as (name, value).
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
-        let route = self.route.as_ref();
-        let names = route.map_or(&[][..], |r| &self.app.router.rule(r.rule).names[..]);
+        let names = self
+            .rule
+            .map_or(&[][..], |r| &self.app.router.rule(r).names[..]);
         names.iter().enumerate().filter_map(move |(i, name)| {
-            let (start, end) = route?.params.get(i)?;
+            let (start, end) = self.params.get(i)?;
             Some((name.as_str(), self.path().get(start..end)?))
         })
     }
@@ -284,14 +276,12 @@ impl<'a> Request<'a> {
 
     /// The endpoint of the matched rule, e.g. `"user"` or `"admin.index"`.
     pub fn endpoint(&self) -> Option<&str> {
-        let route = self.route.as_ref()?;
-        Some(self.app.router.rule(route.rule).endpoint.as_str())
+        Some(self.app.router.rule(self.rule?).endpoint.as_str())
     }
 
     pub(crate) fn blueprint_index(&self) -> Option<usize> {
-        let route = self.route.as_ref()?;
         self.app
-            .view_blueprint(self.app.router.rule(route.rule).target)
+            .view_blueprint(self.app.router.rule(self.rule?).target)
     }
 
     /// The name of the blueprint whose view handles this request.

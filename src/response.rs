@@ -253,9 +253,30 @@ fn check_header(name: &str, value: &str) {
 
 fn check_value(name: &str, value: &str) {
     assert!(
-        !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
-        "header value for {name} contains CR, LF or NUL"
+        is_field_value(value.as_bytes()),
+        "header value for {name} contains CR, LF or another control character"
     );
+}
+
+/// Whether `value` is a valid field value: no control character but tab (RFC 9110 §5.5).
+///
+/// Checked on every header a handler sets, so eight bytes are screened at a time.
+pub(crate) fn is_field_value(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let allowed = |b: &u8| *b == b'\t' || (*b >= 0x20 && *b != 0x7f);
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap());
+        // A high bit is set for each byte below 0x20 or equal to 0x7f (ASCII only, which
+        // is all a control can be); only then are the bytes looked at one by one.
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let delete = (x ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(x ^ (ONES * 0x7f));
+        if (below_space | delete) & HIGH != 0 && !word.iter().all(allowed) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(allowed)
 }
 
 impl fmt::Debug for Response {
@@ -438,7 +459,24 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "contains CR, LF or NUL")]
+    fn field_values() {
+        assert!(is_field_value(b"text/plain; charset=utf-8"));
+        assert!(is_field_value(b"tab\tand obs-text \xe9\xff"));
+        assert!(is_field_value(b""));
+        for bad in [0u8, 1, b'\n', b'\r', 0x1f, 0x7f] {
+            for at in 0..20 {
+                let mut value = vec![b'a'; 20];
+                value[at] = bad;
+                assert!(!is_field_value(&value), "{bad:#x} at {at}");
+            }
+        }
+        for ok in [b' ', b'~', 0x80, 0xff, b'\t'] {
+            assert!(is_field_value(&[ok; 17]), "{ok:#x}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "contains CR, LF")]
     fn refuses_header_injection() {
         Response::new("").set_header("Location", "/a\r\nSet-Cookie: evil=1");
     }

@@ -13,7 +13,7 @@ use crate::converter::Converter;
 use crate::method::{Method, MethodSet};
 
 /// Most variables one rule may have; matching keeps their spans in a fixed array.
-pub(crate) const MAX_PARAMS: usize = 16;
+pub(crate) const MAX_PARAMS: usize = 8;
 
 /// One compiled URL rule.
 #[derive(Debug)]
@@ -278,16 +278,17 @@ impl FxHasher {
 
 impl Hasher for FxHasher {
     #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
+    fn write(&mut self, mut bytes: &[u8]) {
+        while let Some((word, rest)) = bytes.split_first_chunk::<8>() {
+            self.add(u64::from_le_bytes(*word));
+            bytes = rest;
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+        if let Some((word, rest)) = bytes.split_first_chunk::<4>() {
+            self.add(u64::from(u32::from_le_bytes(*word)));
+            bytes = rest;
+        }
+        for &byte in bytes {
+            self.add(u64::from(byte));
         }
     }
 
@@ -311,11 +312,8 @@ pub(crate) fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 /// The outcome of routing one request.
 #[derive(Debug)]
 pub(crate) enum Routed {
-    /// A rule matched path and method.
-    Found {
-        rule: usize,
-        params: Params,
-    },
+    /// A rule matched path and method; its variables are in the `Params` passed in.
+    Found(usize),
     /// `OPTIONS` for a path with no explicit OPTIONS rule: answer with `Allow`.
     Options(MethodSet),
     /// The path matched but not the method: 405 with `Allow`.
@@ -364,33 +362,27 @@ impl Router {
         self.rules.iter()
     }
 
-    /// Routes a percent-decoded path.
-    pub(crate) fn route(&self, path: &str, method: &Method) -> Routed {
+    /// Routes a percent-decoded path, recording variable spans in `params`.
+    pub(crate) fn route(&self, path: &str, method: &Method, params: &mut Params) -> Routed {
         let mut allowed = MethodSet::default();
         // A static rule matches by its key alone.
         if let Some(statics) = self.statics.get(path) {
             for &index in statics {
                 let rule = &self.rules[index];
                 if rule.methods.contains(method) {
-                    return Routed::Found {
-                        rule: index,
-                        params: Params::default(),
-                    };
+                    params.len = 0;
+                    return Routed::Found(index);
                 }
                 allowed.extend(&rule.methods);
             }
         }
-        let mut params = Params::default();
         for index in self.dynamic_candidates(path) {
             let rule = &self.rules[index];
-            if !rule.matches(path, &mut params) {
+            if !rule.matches(path, params) {
                 continue;
             }
             if rule.methods.contains(method) {
-                return Routed::Found {
-                    rule: index,
-                    params,
-                };
+                return Routed::Found(index);
             }
             allowed.extend(&rule.methods);
         }
@@ -507,8 +499,9 @@ mod tests {
 
     /// Routes `path` and returns the matched rule's text and its variables.
     fn found(router: &Router, method: Method, path: &str) -> Option<(String, Vec<String>)> {
-        match router.route(path, &method) {
-            Routed::Found { rule, params } => {
+        let mut params = Params::default();
+        match router.route(path, &method, &mut params) {
+            Routed::Found(rule) => {
                 let values = (0..params.len())
                     .map(|i| {
                         let (s, e) = params.get(i).unwrap();
@@ -522,6 +515,12 @@ mod tests {
     }
 
     const GET: &[Method] = &[Method::GET];
+
+    impl Router {
+        fn route_simple(&self, path: &str, method: &Method) -> Routed {
+            self.route(path, method, &mut Params::default())
+        }
+    }
 
     #[test]
     fn static_and_variables() {
@@ -572,17 +571,20 @@ mod tests {
             ("/b/<int:id>", &[Method::PUT]),
         ]);
         assert!(found(&r, Method::HEAD, "/a").is_some());
-        match r.route("/a", &Method::DELETE) {
+        match r.route_simple("/a", &Method::DELETE) {
             Routed::MethodNotAllowed(allowed) => {
                 assert_eq!(allowed.allow_header(), "GET, HEAD, POST, OPTIONS")
             }
             other => panic!("{other:?}"),
         }
-        match r.route("/b/1", &Method::OPTIONS) {
+        match r.route_simple("/b/1", &Method::OPTIONS) {
             Routed::Options(allowed) => assert_eq!(allowed.allow_header(), "PUT, OPTIONS"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(r.route("/b/x", &Method::PUT), Routed::NotFound));
+        assert!(matches!(
+            r.route_simple("/b/x", &Method::PUT),
+            Routed::NotFound
+        ));
     }
 
     #[test]
@@ -597,8 +599,14 @@ mod tests {
     #[test]
     fn trailing_slash_redirect() {
         let r = router(&[("/docs/", GET), ("/page", GET)]);
-        assert!(matches!(r.route("/docs", &Method::GET), Routed::AddSlash));
-        assert!(matches!(r.route("/page/", &Method::GET), Routed::NotFound));
+        assert!(matches!(
+            r.route_simple("/docs", &Method::GET),
+            Routed::AddSlash
+        ));
+        assert!(matches!(
+            r.route_simple("/page/", &Method::GET),
+            Routed::NotFound
+        ));
     }
 
     #[test]

@@ -26,7 +26,11 @@ pub(crate) fn form_decode(text: &str) -> Cow<'_, str> {
 
 fn decode(text: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
     let bytes = text.as_bytes();
-    if !(bytes.contains(&b'%') || plus_is_space && bytes.contains(&b'+')) {
+    // A plain loop: paths are short, and `contains` sets up a vectorised search.
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
         return Some(Cow::Borrowed(text));
     }
     let decoded = decode_bytes(bytes, plus_is_space, plus_is_space)?;
