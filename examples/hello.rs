@@ -47,17 +47,23 @@ fn user(req: &Request) -> Result<Json<User>, HttpError> {
     }))
 }
 
-fn main() -> std::io::Result<()> {
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
+/// The app, apart from `main` so tests can serve exactly this.
+pub fn app() -> App {
     let mut app = App::new();
-    if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
-        app.workers(workers);
-    }
     app.get("/", index);
     app.get("/plaintext", plaintext);
     app.get("/json", json);
     app.post("/echo", echo);
     app.get("/users/<int:id>", user);
+    app
+}
+
+fn main() -> std::io::Result<()> {
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
+    let mut app = app();
+    if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
+        app.workers(workers);
+    }
     app.run(format!("{host}:{port}"))
 }

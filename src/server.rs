@@ -257,6 +257,7 @@ struct EventLoop {
     closed: Vec<usize>,
     /// Connections that used their read budget and must be revisited without an event.
     yielded: Vec<usize>,
+    revisit: Vec<usize>,
     accept_paused_until: Option<Instant>,
     accept_error_logged: bool,
     drain_deadline: Option<Instant>,
@@ -286,6 +287,7 @@ impl EventLoop {
             next_serial: 0,
             closed: Vec::new(),
             yielded: Vec::new(),
+            revisit: Vec::new(),
             accept_paused_until: None,
             accept_error_logged: false,
             drain_deadline: None,
@@ -318,9 +320,12 @@ impl EventLoop {
                     }
                 }
             }
-            for key in std::mem::take(&mut self.yielded) {
-                self.conn_ready(key, Ready::default(), now);
+            // Swap with a spare list rather than take: no allocation once both have grown.
+            std::mem::swap(&mut self.yielded, &mut self.revisit);
+            for i in 0..self.revisit.len() {
+                self.conn_ready(self.revisit[i], Ready::default(), now);
             }
+            self.revisit.clear();
             self.expire_timers(now);
             if self.shutdown.is_shutdown() && self.drain_deadline.is_none() {
                 self.begin_drain(now);
