@@ -20,7 +20,8 @@ use crate::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
 /// Size of the loop's read buffer: one read drains a socket in most cases.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
 
-/// Reads per readiness event before yielding to other connections.
+/// Reads (or flushes) per readiness event before yielding to other connections: one
+/// fast client must not hold the loop.
 const READS_PER_EVENT: usize = 16;
 
 /// Buffers shared by every connection of one loop: only one connection runs at a time.
@@ -246,6 +247,7 @@ impl Conn {
         now: Instant,
     ) -> io::Result<()> {
         let mut reads = 0;
+        let mut flushes = 0;
         loop {
             // Input carried over from earlier (or a body still streaming out).
             if !self.rbuf.is_empty() || self.h1.phase() == Phase::Streaming {
@@ -269,6 +271,12 @@ impl Conn {
                 return Ok(());
             }
             self.last_active = now;
+            flushes += 1;
+            if flushes == READS_PER_EVENT {
+                // A body streaming to a fast reader: let the others have a turn.
+                self.yielded = true;
+                return Ok(());
+            }
             // Everything was written: more may be producible now that the client caught up.
             let more = self.h1.phase() == Phase::Streaming
                 || (!self.rbuf.is_empty() && self.h1.wants_input())

@@ -174,7 +174,7 @@ pub(crate) fn parse_head<'b, 'h>(
 }
 
 /// An incomplete head may already be over a limit; say so now rather than buffer more.
-fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ParseError> {
+pub(crate) fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ParseError> {
     // Leading blank lines are skipped by the parser (RFC 9112 §2.2) but still count here.
     let line_end = buf.iter().position(|&b| b == b'\n');
     // "METHOD SP target SP HTTP/1.1": allow room for the method and version around the target.

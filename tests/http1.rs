@@ -270,3 +270,60 @@ fn writes_from_several_clients_interleave() {
     a.send(b"Host: x\r\n\r\n");
     assert_eq!(a.response().unwrap().text(), "user 1");
 }
+
+#[test]
+fn streamed_bodies_are_chunked_and_others_are_served_meanwhile() {
+    use carafe::{App, Request, Response};
+    let mut app = App::new();
+    app.get("/count", |_: &Request| {
+        Response::stream((0..1000).map(|i| format!("{i}\n")))
+    });
+    // Endless: only a client that stops reading ends it.
+    app.get("/forever", |_: &Request| {
+        Response::stream(std::iter::repeat(vec![b'z'; 8192]))
+    });
+    app.get("/", |_: &Request| "ok");
+    let server = TestServer::start(app);
+
+    let mut conn = Reader::new(server.connect());
+    conn.send(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let resp = conn.response().unwrap();
+    assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+    let expected: String = (0..1000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(resp.text(), expected);
+    assert_eq!(
+        conn.response().unwrap().text(),
+        "ok",
+        "the next request follows the stream"
+    );
+
+    // HTTP/1.0 has no chunked coding: the body ends when the connection does.
+    let mut conn = Reader::new(server.connect());
+    conn.send(b"GET /count HTTP/1.0\r\n\r\n");
+    let resp = conn.response().unwrap();
+    assert_eq!(resp.header("transfer-encoding"), None);
+    assert_eq!(resp.text(), expected);
+
+    // A client draining an endless body as fast as it can does not starve the others.
+    let mut hog = server.connect();
+    hog.write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        while total < 200 << 20 {
+            match std::io::Read::read(&mut hog, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        total
+    });
+    for _ in 0..20 {
+        assert_eq!(
+            roundtrip(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").text(),
+            "ok"
+        );
+    }
+    assert!(drain.join().unwrap() > 1 << 20);
+}
