@@ -25,11 +25,15 @@ use crate::status::StatusCode;
 ///     Ok(text.to_owned())
 /// }
 /// ```
-pub struct HttpError {
+pub struct HttpError(Box<Inner>);
+
+/// Boxed so that `Result<Response, HttpError>` is no larger than a response: handlers'
+/// results move through the dispatch chain on every request, errors only rarely.
+struct Inner {
     status: StatusCode,
     message: Option<Cow<'static, str>>,
     headers: Vec<(HeaderText, HeaderText)>,
-    response: Option<Box<Response>>,
+    response: Option<Response>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -46,28 +50,26 @@ pub fn abort(status: impl Into<StatusCode>) -> HttpError {
 impl HttpError {
     /// An error with `status` and the standard description.
     pub fn new(status: impl Into<StatusCode>) -> HttpError {
-        HttpError {
+        HttpError(Box::new(Inner {
             status: status.into(),
             message: None,
             headers: Vec::new(),
             response: None,
             source: None,
-        }
+        }))
     }
 
     /// An error that is answered with exactly `response`, skipping the error handlers
     /// (Flask's `abort(response)`).
     pub fn from_response(response: Response) -> HttpError {
-        HttpError {
-            status: response.status(),
-            response: Some(Box::new(response)),
-            ..HttpError::new(StatusCode::OK)
-        }
+        let mut err = HttpError::new(response.status());
+        err.0.response = Some(response);
+        err
     }
 
     /// Replaces the standard description shown on the error page.
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
-        self.message = Some(message.into());
+        self.0.message = Some(message.into());
         self
     }
 
@@ -77,52 +79,53 @@ impl HttpError {
         name: impl Into<HeaderText>,
         value: impl Into<HeaderText>,
     ) -> HttpError {
-        self.headers.push((name.into(), value.into()));
+        self.0.headers.push((name.into(), value.into()));
         self
     }
 
     /// The status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The message given with [`HttpError::with_message`], if any.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.0.message.as_deref()
     }
 
     /// The message, or the standard description of the status.
     pub fn description(&self) -> &str {
-        self.message
+        self.0
+            .message
             .as_deref()
-            .unwrap_or_else(|| description(self.status))
+            .unwrap_or_else(|| description(self.0.status))
     }
 
     /// The underlying error, for errors converted from a `std::error::Error`.
     pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.source.as_deref()
+        self.0.source.as_deref()
     }
 
     /// Headers to send with the error response.
     pub(crate) fn headers(&self) -> &[(HeaderText, HeaderText)] {
-        &self.headers
+        &self.0.headers
     }
 
     /// The response given to [`HttpError::from_response`], if any.
     pub(crate) fn take_response(&mut self) -> Option<Response> {
-        self.response.take().map(|r| *r)
+        self.0.response.take()
     }
 
     /// The default error page, as Flask renders it.
     pub fn to_response(&self) -> Response {
         let body = format!(
             "<!doctype html>\n<html lang=en>\n<title>{status} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
-            status = self.status.as_u16(),
-            reason = self.status.reason(),
+            status = self.0.status.as_u16(),
+            reason = self.0.status.reason(),
             description = crate::html::escape(self.description()),
         );
-        let mut resp = Response::html(body).with_status(self.status);
-        for (name, value) in &self.headers {
+        let mut resp = Response::html(body).with_status(self.0.status);
+        for (name, value) in &self.0.headers {
             resp.append_header(name.clone(), value.clone());
         }
         resp
@@ -131,10 +134,9 @@ impl HttpError {
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for HttpError {
     fn from(err: E) -> HttpError {
-        HttpError {
-            source: Some(Box::new(err)),
-            ..HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-        }
+        let mut http = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR);
+        http.0.source = Some(Box::new(err));
+        http
     }
 }
 
@@ -147,17 +149,17 @@ impl From<StatusCode> for HttpError {
 impl fmt::Debug for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpError")
-            .field("status", &self.status)
-            .field("message", &self.message)
-            .field("source", &self.source)
+            .field("status", &self.0.status)
+            .field("message", &self.0.message)
+            .field("source", &self.0.source)
             .finish()
     }
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.description())?;
-        if let Some(source) = &self.source {
+        write!(f, "{}: {}", self.0.status, self.description())?;
+        if let Some(source) = &self.0.source {
             write!(f, " ({source})")?;
         }
         Ok(())

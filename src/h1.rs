@@ -269,11 +269,11 @@ impl H1 {
             body,
             env.peer,
         );
-        let response = env.app.handle(&mut req);
+        let mut response = env.app.handle(&mut req);
         let status = response.status();
         let body_len = response.body_len();
         let keep_alive = head.keep_alive && !self.closing;
-        self.send(response, is_head, head.version, keep_alive, out, env);
+        self.send(&mut response, is_head, head.version, keep_alive, out, env);
         if let Some(started) = started {
             let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
             log::info!(
@@ -294,14 +294,13 @@ impl H1 {
     /// `self.writing` to be produced as the client reads.
     fn send(
         &mut self,
-        resp: Response,
+        resp: &mut Response,
         is_head: bool,
         version: Version,
         mut keep_alive: bool,
         out: &mut BytesMut,
         env: &Env<'_>,
     ) {
-        let mut resp = resp;
         let body = std::mem::replace(&mut resp.body, Body::Empty);
         let framing = if resp.status().forbids_body() {
             BodyFraming::Forbidden
@@ -323,7 +322,7 @@ impl H1 {
             (true, Version::Http10) => Persistence::KeepAlive10,
             (true, Version::Http11) => Persistence::KeepAlive,
         };
-        encode::write_head(out, &resp, env.date, framing, persistence);
+        encode::write_head(out, resp, env.date, framing, persistence);
         if !keep_alive {
             self.reading = Reading::Closed;
         }
@@ -422,8 +421,8 @@ impl H1 {
         out: &mut BytesMut,
         env: &Env<'_>,
     ) -> Step {
-        let resp = Response::text(format!("{status}: {reason}\n")).with_status(status);
-        self.send(resp, false, Version::Http11, false, out, env);
+        let mut resp = Response::text(format!("{status}: {reason}\n")).with_status(status);
+        self.send(&mut resp, false, Version::Http11, false, out, env);
         Step::Closed
     }
 

@@ -153,10 +153,6 @@ impl MethodSet {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bits == 0 && self.extensions.is_empty()
-    }
-
     /// The `Allow` header value: standard methods in a fixed order, then extensions.
     pub(crate) fn allow_header(&self) -> String {
         let mut names: Vec<&str> = Vec::new();

@@ -364,29 +364,38 @@ impl Router {
 
     /// Routes a percent-decoded path, recording variable spans in `params`.
     pub(crate) fn route(&self, path: &str, method: &Method, params: &mut Params) -> Routed {
-        let mut allowed = MethodSet::default();
+        let statics = self.statics.get(path).map_or(&[][..], Vec::as_slice);
         // A static rule matches by its key alone.
-        if let Some(statics) = self.statics.get(path) {
-            for &index in statics {
-                let rule = &self.rules[index];
-                if rule.methods.contains(method) {
-                    params.len = 0;
-                    return Routed::Found(index);
-                }
-                allowed.extend(&rule.methods);
-            }
+        if let Some(&index) = statics
+            .iter()
+            .find(|&&i| self.rules[i].methods.contains(method))
+        {
+            params.len = 0;
+            return Routed::Found(index);
         }
+        let mut path_matched = !statics.is_empty();
         for index in self.dynamic_candidates(path) {
             let rule = &self.rules[index];
-            if !rule.matches(path, params) {
-                continue;
+            if rule.matches(path, params) {
+                if rule.methods.contains(method) {
+                    return Routed::Found(index);
+                }
+                path_matched = true;
             }
-            if rule.methods.contains(method) {
-                return Routed::Found(index);
-            }
-            allowed.extend(&rule.methods);
         }
-        if !allowed.is_empty() {
+        if path_matched {
+            // The path is known but not the method: a second pass, off the hot path,
+            // gathers what is allowed.
+            let mut allowed = MethodSet::default();
+            for &index in statics {
+                allowed.extend(&self.rules[index].methods);
+            }
+            let mut scratch = Params::default();
+            for index in self.dynamic_candidates(path) {
+                if self.rules[index].matches(path, &mut scratch) {
+                    allowed.extend(&self.rules[index].methods);
+                }
+            }
             allowed.insert(&Method::OPTIONS);
             return if *method == Method::OPTIONS {
                 Routed::Options(allowed)

@@ -8,6 +8,10 @@ use std::str::FromStr;
 ///
 /// Borrows when there is nothing to decode, so ordinary paths cost no allocation.
 pub(crate) fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    // Most paths have no escape at all: one plain scan, no copy.
+    if !text.bytes().any(|b| b == b'%') {
+        return Some(Cow::Borrowed(text));
+    }
     decode(text, false)
 }
 
