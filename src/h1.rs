@@ -270,6 +270,16 @@ impl H1 {
             env.peer,
         );
         let mut response = env.app.handle(&mut req);
+        if response.status().is_informational() {
+            // An interim status would leave the client waiting for the final response.
+            log::error!(
+                "{} {}: a handler returned {}, which is not a final status",
+                head.method,
+                head.target,
+                response.status()
+            );
+            response = crate::error::abort(StatusCode::INTERNAL_SERVER_ERROR).to_response();
+        }
         let status = response.status();
         let body_len = response.body_len();
         let keep_alive = head.keep_alive && !self.closing;
@@ -533,6 +543,16 @@ mod tests {
         let app = app();
         let splits: Vec<usize> = (1..PIPELINE.len()).collect();
         assert_eq!(run(&app, PIPELINE, &splits), run(&app, PIPELINE, &[]));
+    }
+
+    #[test]
+    fn an_interim_status_from_a_handler_becomes_a_500() {
+        let mut app = app();
+        app.get("/early", |_: &Req| StatusCode::from(103));
+        let out =
+            String::from_utf8(run(&app, b"GET /early HTTP/1.1\r\nHost: a\r\n\r\n", &[])).unwrap();
+        assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+        assert!(out.contains("Content-Length: "));
     }
 
     #[test]
