@@ -327,6 +327,31 @@ impl App {
 
     scaffold_methods!();
 
+    /// Serves the files under `directory` at `/static/<path:filename>`, endpoint `static`
+    /// (Flask's `static_folder`), through [`send_from_directory`](crate::send_from_directory).
+    pub fn static_folder(&mut self, directory: impl Into<std::path::PathBuf>) -> &mut App {
+        self.static_folder_at("/static", directory)
+    }
+
+    /// Like [`App::static_folder`], at another URL prefix (Flask's `static_url_path`).
+    pub fn static_folder_at(
+        &mut self,
+        url_path: &str,
+        directory: impl Into<std::path::PathBuf>,
+    ) -> &mut App {
+        let directory = directory.into();
+        let rule = format!("{}/<path:filename>", url_path.trim_end_matches('/'));
+        self.add_url_rule(
+            &rule,
+            Some("static"),
+            &[Method::GET],
+            move |req: &Request<'_>| {
+                let filename = req.param_str("filename").unwrap_or("");
+                crate::static_files::send_from_directory(req, &directory, filename)
+            },
+        )
+    }
+
     /// Mounts a blueprint's routes under its URL prefix, with its hooks and error
     /// handlers applying to those routes only. Endpoints become `"name.endpoint"`.
     pub fn register_blueprint(&mut self, blueprint: Blueprint) -> &mut App {

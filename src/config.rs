@@ -53,6 +53,9 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Name of the session cookie.
     pub session_cookie_name: String,
+    /// `Cache-Control: max-age` for files sent by `send_file`; `None` sends `no-cache`
+    /// (revalidate with the ETag each time). Flask's `SEND_FILE_MAX_AGE_DEFAULT`.
+    pub send_file_max_age: Option<Duration>,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             backlog: 1024,
             secret_key: None,
             session_cookie_name: "session".to_owned(),
+            send_file_max_age: None,
         }
     }
 }
@@ -132,6 +136,12 @@ impl Config {
         number!(max_connections, "MAX_CONNECTIONS");
         number!(workers, "WORKERS");
         number!(backlog, "BACKLOG");
+        if let Some((name, value)) = get("SEND_FILE_MAX_AGE") {
+            let seconds = value.trim().parse::<u64>();
+            config.send_file_max_age = Some(Duration::from_secs(
+                seconds.map_err(|_| ConfigError { name, value })?,
+            ));
+        }
         if let Some((_, key)) = get("SECRET_KEY") {
             config.secret_key = Some(key);
         }

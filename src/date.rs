@@ -69,8 +69,6 @@ pub(crate) fn format_http_date(secs: u64) -> [u8; DATE_LEN] {
     out
 }
 
-// Used by conditional requests on static files.
-#[cfg_attr(not(test), allow(dead_code))]
 /// Parses an IMF-fixdate (the only form a server must generate; RFC 9110 §5.6.7) into
 /// seconds since the Unix epoch.
 pub(crate) fn parse_http_date(text: &str) -> Option<u64> {
@@ -118,7 +116,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 /// The inverse of [`civil_from_days`].
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

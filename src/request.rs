@@ -10,6 +10,7 @@ use std::str::FromStr;
 use crate::app::App;
 use crate::error::{HttpError, abort};
 use crate::method::Method;
+use crate::multipart::{FileStorage, Files, Multipart};
 use crate::parse::{Version, split_absolute};
 use crate::router::{Params, UrlBuildError};
 use crate::status::StatusCode;
@@ -50,6 +51,7 @@ pub struct Request<'a> {
     pub(crate) params: Params,
     args: OnceCell<MultiDict>,
     form: OnceCell<Result<MultiDict, (StatusCode, &'static str)>>,
+    multipart: OnceCell<Result<Multipart<'a>, &'static str>>,
     pub(crate) cookies: OnceCell<MultiDict>,
 }
 
@@ -93,6 +95,7 @@ impl<'a> Request<'a> {
             params: Params::default(),
             args: OnceCell::new(),
             form: OnceCell::new(),
+            multipart: OnceCell::new(),
             cookies: OnceCell::new(),
         }
     }
@@ -254,7 +257,7 @@ impl<'a> Request<'a> {
         self.args().get(name)
     }
 
-    /// Form fields of an `application/x-www-form-urlencoded`
+    /// Form fields of an `application/x-www-form-urlencoded` or `multipart/form-data`
     /// body (Flask's `request.form`). An empty dict for other content types; a 400 for a
     /// body that cannot be decoded.
     pub fn form(&self) -> Result<&MultiDict, HttpError> {
@@ -271,7 +274,39 @@ impl<'a> Request<'a> {
                 .map_err(|_| (StatusCode::BAD_REQUEST, "The form body is not valid UTF-8."))?;
             return Ok(MultiDict::parse_query(text));
         }
-        Ok(MultiDict::new())
+        match self.multipart() {
+            Some(Ok(multipart)) => Ok(multipart.fields.clone()),
+            Some(Err(e)) => Err((StatusCode::BAD_REQUEST, e)),
+            None => Ok(MultiDict::new()),
+        }
+    }
+
+    /// The parsed multipart body, or `None` if the body is not `multipart/form-data`.
+    fn multipart(&self) -> Option<&Result<Multipart<'a>, &'static str>> {
+        if !self.mimetype().eq_ignore_ascii_case("multipart/form-data") {
+            return None;
+        }
+        Some(self.multipart.get_or_init(|| {
+            let content_type = self.content_type().unwrap_or("");
+            crate::multipart::boundary(content_type)
+                .and_then(|boundary| crate::multipart::parse(self.body, boundary))
+        }))
+    }
+
+    /// Uploaded files of a `multipart/form-data` body (Flask's `request.files`); empty
+    /// for other bodies, a 400 for a malformed one.
+    pub fn files(&self) -> Result<&Files<'a>, HttpError> {
+        static NONE: Files<'static> = Files::EMPTY;
+        match self.multipart() {
+            Some(Ok(multipart)) => Ok(&multipart.files),
+            Some(Err(e)) => Err(abort(400).with_message(*e)),
+            None => Ok(&NONE),
+        }
+    }
+
+    /// The first file uploaded under `name`.
+    pub fn file(&self, name: &str) -> Result<Option<&FileStorage<'a>>, HttpError> {
+        Ok(self.files()?.get(name))
     }
 
     /// The endpoint of the matched rule, e.g. `"user"` or `"admin.index"`.
