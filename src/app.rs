@@ -479,6 +479,12 @@ impl App {
             Ok(response)
         })
         .unwrap_or_else(|err| err.to_response());
+        #[cfg(feature = "sessions")]
+        let response = {
+            let mut response = response;
+            req.save_session(&mut response);
+            response
+        };
         for scaffold in scopes {
             for hook in scaffold.teardown.iter().rev() {
                 let _ = guarded(req, || {

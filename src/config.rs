@@ -53,6 +53,11 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Name of the session cookie.
     pub session_cookie_name: String,
+    /// How long a session cookie is valid after it was issued, and the `Max-Age` of a
+    /// permanent one (Flask's `PERMANENT_SESSION_LIFETIME`, 31 days).
+    pub permanent_session_lifetime: Duration,
+    /// Mark the session cookie `Secure` (HTTPS only).
+    pub session_cookie_secure: bool,
     /// `Cache-Control: max-age` for files sent by `send_file`; `None` sends `no-cache`
     /// (revalidate with the ETag each time). Flask's `SEND_FILE_MAX_AGE_DEFAULT`.
     pub send_file_max_age: Option<Duration>,
@@ -76,6 +81,8 @@ impl Default for Config {
             backlog: 1024,
             secret_key: None,
             session_cookie_name: "session".to_owned(),
+            permanent_session_lifetime: Duration::from_secs(31 * 24 * 3600),
+            session_cookie_secure: false,
             send_file_max_age: None,
         }
     }
@@ -133,6 +140,8 @@ impl Config {
         seconds!(write_timeout, "WRITE_TIMEOUT");
         seconds!(linger_timeout, "LINGER_TIMEOUT");
         seconds!(shutdown_timeout, "SHUTDOWN_TIMEOUT");
+        seconds!(permanent_session_lifetime, "PERMANENT_SESSION_LIFETIME");
+        number!(session_cookie_secure, "SESSION_COOKIE_SECURE");
         number!(max_connections, "MAX_CONNECTIONS");
         number!(workers, "WORKERS");
         number!(backlog, "BACKLOG");

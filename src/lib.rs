@@ -53,6 +53,8 @@ mod request;
 mod response;
 mod router;
 mod server;
+#[cfg(feature = "sessions")]
+mod session;
 mod static_files;
 mod status;
 mod test_client;
@@ -74,6 +76,8 @@ pub use request::Request;
 pub use response::{HeaderText, IntoResponse, Responder, Response, redirect, redirect_with};
 pub use router::UrlBuildError;
 pub use server::{Server, ShutdownHandle};
+#[cfg(feature = "sessions")]
+pub use session::Session;
 pub use static_files::{send_file, send_from_directory};
 pub use status::StatusCode;
 pub use test_client::{TestClient, TestRequest, TestResponse};

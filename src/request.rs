@@ -53,6 +53,8 @@ pub struct Request<'a> {
     form: OnceCell<Result<MultiDict, (StatusCode, &'static str)>>,
     multipart: OnceCell<Result<Multipart<'a>, &'static str>>,
     pub(crate) cookies: OnceCell<MultiDict>,
+    #[cfg(feature = "sessions")]
+    pub(crate) session: crate::session::SessionSlot,
 }
 
 impl<'a> Request<'a> {
@@ -97,6 +99,8 @@ impl<'a> Request<'a> {
             form: OnceCell::new(),
             multipart: OnceCell::new(),
             cookies: OnceCell::new(),
+            #[cfg(feature = "sessions")]
+            session: Default::default(),
         }
     }
 

@@ -1,0 +1,155 @@
+//! Signed-cookie sessions and flashed messages, through the test client and a socket.
+
+mod support;
+
+use carafe::{App, Request, redirect};
+use support::{TestServer, roundtrip};
+
+fn app(secret: Option<&str>) -> App {
+    let mut app = App::new();
+    if let Some(secret) = secret {
+        app.secret_key(secret);
+    }
+    app.get("/count", |req: &Request| {
+        let mut session = req.session();
+        let n = session.get::<u64>("n").unwrap_or(0) + 1;
+        session.insert("n", n);
+        n.to_string()
+    });
+    app.get("/peek", |req: &Request| {
+        format!("{:?}", req.session().get::<u64>("n"))
+    });
+    app.get("/static-page", |_: &Request| "no session here");
+    app.get("/logout", |req: &Request| {
+        req.session().clear();
+        "bye"
+    });
+    app.get("/remember", |req: &Request| {
+        req.session().set_permanent(true);
+        "ok"
+    });
+    app.post("/flash", |req: &Request| {
+        req.flash("saved");
+        req.flash_with("error", "but one thing failed");
+        redirect("/show")
+    });
+    app.get("/show", |req: &Request| {
+        format!("{:?}", req.get_flashed_messages())
+    });
+    app
+}
+
+#[test]
+fn the_session_survives_round_trips_in_its_cookie() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    assert_eq!(client.get("/count").send().text(), "1");
+    assert_eq!(client.get("/count").send().text(), "2");
+    assert_eq!(client.get("/peek").send().text(), "Some(2)");
+    let cookie = client.cookie("session").unwrap();
+    assert_eq!(cookie.split('.').count(), 3);
+}
+
+#[test]
+fn tampered_foreign_and_garbage_cookies_give_an_empty_session() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    client.get("/count").send();
+    client.get("/count").send();
+    let good = client.cookie("session").unwrap();
+    let (payload, rest) = good.split_once('.').unwrap();
+    let mut forged_payload = payload.as_bytes().to_vec();
+    forged_payload[2] ^= 1;
+    let forged = format!("{}.{rest}", String::from_utf8_lossy(&forged_payload));
+
+    let other_app = self::app(Some("another key"));
+    let other = other_app.test_client();
+    other.get("/count").send();
+    let foreign = other.cookie("session").unwrap();
+
+    for cookie in [
+        forged.as_str(),
+        foreign.as_str(),
+        "garbage",
+        "a.b.c",
+        "",
+        &good[..good.len() - 3],
+    ] {
+        client.set_cookie("session", cookie);
+        assert_eq!(client.get("/peek").send().text(), "None", "{cookie:?}");
+    }
+    client.set_cookie("session", &good);
+    assert_eq!(client.get("/peek").send().text(), "Some(2)");
+}
+
+#[test]
+fn cookies_are_sent_only_when_needed() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    let resp = client.get("/static-page").send();
+    assert_eq!(resp.header("set-cookie"), None);
+    assert_eq!(resp.header("vary"), None);
+    let resp = client.get("/peek").send();
+    assert_eq!(resp.header("set-cookie"), None, "read but not changed");
+    assert_eq!(resp.header("vary"), Some("Cookie"));
+    let resp = client.get("/count").send();
+    let set = resp.header("set-cookie").unwrap();
+    assert!(set.starts_with("session="));
+    assert!(
+        set.contains("; HttpOnly") && set.contains("; SameSite=Lax") && set.contains("; Path=/")
+    );
+    assert!(
+        !set.contains("Max-Age"),
+        "a browser-session cookie by default: {set}"
+    );
+}
+
+#[test]
+fn clearing_deletes_the_cookie_and_permanent_sets_max_age() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    client.get("/count").send();
+    let resp = client.get("/logout").send();
+    assert!(resp.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(client.cookie("session"), None);
+    let resp = client.get("/remember").send();
+    assert!(
+        resp.header("set-cookie")
+            .unwrap()
+            .contains(&format!("Max-Age={}", 31 * 24 * 3600))
+    );
+}
+
+#[test]
+fn without_a_secret_key_reading_works_and_writing_is_a_500() {
+    let app = app(None);
+    let client = app.test_client();
+    assert_eq!(client.get("/peek").send().text(), "None");
+    assert_eq!(client.get("/count").send().status(), 500);
+}
+
+#[test]
+fn flashed_messages_show_once_after_a_redirect() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    let resp = client.post("/flash").send();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        client.get("/show").send().text(),
+        r#"[("message", "saved"), ("error", "but one thing failed")]"#
+    );
+    assert_eq!(client.get("/show").send().text(), "[]");
+}
+
+#[test]
+fn over_a_socket() {
+    let server = TestServer::start(app(Some("s3cret")));
+    let resp = roundtrip(&server, b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+    let set = resp.header("set-cookie").unwrap().to_owned();
+    let pair = set.split(';').next().unwrap();
+    let resp = roundtrip(
+        &server,
+        format!("GET /count HTTP/1.1\r\nHost: x\r\nCookie: {pair}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(resp.text(), "2");
+}
