@@ -237,10 +237,13 @@ struct BlueprintScope {
 /// ```
 pub struct App {
     config: Config,
-    pub(crate) router: Router,
+    /// Shared with template functions, which outlive a borrow of the app.
+    pub(crate) router: std::sync::Arc<Router>,
     views: Vec<ViewEntry>,
     scaffold: Scaffold,
     blueprints: Vec<BlueprintScope>,
+    #[cfg(feature = "templates")]
+    pub(crate) templates: Option<crate::templates::Templates>,
 }
 
 impl Default for App {
@@ -254,10 +257,12 @@ impl App {
     pub fn new() -> App {
         App {
             config: Config::default(),
-            router: Router::default(),
+            router: Default::default(),
             views: Vec::new(),
             scaffold: Scaffold::default(),
             blueprints: Vec::new(),
+            #[cfg(feature = "templates")]
+            templates: None,
         }
     }
 
@@ -321,7 +326,9 @@ impl App {
     ) {
         let target = self.views.len();
         let rule = Rule::new(rule, endpoint, methods, target).unwrap_or_else(|e| panic!("{e}"));
-        self.router.add(rule);
+        std::sync::Arc::get_mut(&mut self.router)
+            .expect("routes are registered before the app serves")
+            .add(rule);
         self.views.push(ViewEntry { view, blueprint });
     }
 

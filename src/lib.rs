@@ -57,6 +57,8 @@ mod server;
 mod session;
 mod static_files;
 mod status;
+#[cfg(feature = "templates")]
+mod templates;
 mod test_client;
 mod timer;
 mod url;
@@ -70,6 +72,8 @@ pub use error::{HttpError, abort};
 pub use json::Json;
 pub use method::Method;
 pub use mime::mime_type;
+#[cfg(feature = "templates")]
+pub use minijinja::context;
 pub use multipart::{FileStorage, Files, secure_filename};
 pub use parse::Version;
 pub use request::Request;
