@@ -2,6 +2,8 @@
 //! `GET /plaintext` and `GET /json` on the hello example makes no heap allocation on the
 //! server's thread. A count, not a time, so it holds on a noisy machine.
 
+#![cfg(feature = "json")]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};

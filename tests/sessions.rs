@@ -1,5 +1,7 @@
 //! Signed-cookie sessions and flashed messages, through the test client and a socket.
 
+#![cfg(feature = "sessions")]
+
 mod support;
 
 use carafe::{App, Request, redirect};

@@ -1,5 +1,7 @@
 //! Templates: inheritance, autoescaping, Flask's template globals, failures.
 
+#![cfg(all(feature = "templates", feature = "sessions"))]
+
 mod support;
 
 use std::path::PathBuf;
