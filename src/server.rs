@@ -25,6 +25,8 @@ const WAKER: Token = Token(usize::MAX - 2);
 
 /// How long accepting pauses after the process runs out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// At most one report of failing accepts per this interval.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A bound server, ready to [`run`](Server::run).
 ///
@@ -259,7 +261,10 @@ struct EventLoop {
     yielded: Vec<usize>,
     revisit: Vec<usize>,
     accept_paused_until: Option<Instant>,
-    accept_error_logged: bool,
+    /// When accept errors were last logged, and how many failed since: a burst of
+    /// EMFILE is reported once, not on every retry.
+    accept_errors_logged: Option<Instant>,
+    accept_errors_since: u64,
     drain_deadline: Option<Instant>,
 }
 
@@ -289,7 +294,8 @@ impl EventLoop {
             yielded: Vec::new(),
             revisit: Vec::new(),
             accept_paused_until: None,
-            accept_error_logged: false,
+            accept_errors_logged: None,
+            accept_errors_since: 0,
             drain_deadline: None,
         })
     }
@@ -371,7 +377,6 @@ impl EventLoop {
             };
             match listener.accept() {
                 Ok((mut socket, peer)) => {
-                    self.accept_error_logged = false;
                     // Responses are written whole; Nagle would only delay them.
                     let _ = socket.set_nodelay(true);
                     let entry = self.conns.vacant_entry();
@@ -401,9 +406,18 @@ impl EventLoop {
                 Err(e) => {
                     // EMFILE, ENFILE, ENOBUFS...: the connection waits in the backlog. Back
                     // off instead of spinning on a listener that stays readable.
-                    if !self.accept_error_logged {
-                        log::error!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
-                        self.accept_error_logged = true;
+                    self.accept_errors_since += 1;
+                    if self
+                        .accept_errors_logged
+                        .is_none_or(|at| now.duration_since(at) >= ACCEPT_ERROR_LOG_INTERVAL)
+                    {
+                        log::error!(
+                            "accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?} \
+                             ({} failures since the last report)",
+                            self.accept_errors_since
+                        );
+                        self.accept_errors_logged = Some(now);
+                        self.accept_errors_since = 0;
                     }
                     self.pause_accepting(Some(now + ACCEPT_BACKOFF));
                     return;
