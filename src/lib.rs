@@ -41,6 +41,8 @@ mod cookie;
 mod date;
 mod encode;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod h1;
 mod html;
 #[cfg(feature = "json")]

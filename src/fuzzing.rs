@@ -1,0 +1,191 @@
+//! Entry points for the fuzz targets in `fuzz/` and the randomized tests: each feeds
+//! arbitrary bytes to one parser and checks what must hold whatever the input. Not a
+//! stable API.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use bytes::BytesMut;
+
+use crate::app::App;
+use crate::body::{ChunkError, ChunkedDecoder, Cursor};
+use crate::date::DateCache;
+use crate::h1::{Env, H1};
+use crate::parse::Limits;
+use crate::router::{Params, Router, Rule};
+use crate::{Method, Request, Response};
+
+/// An app with a few routes of each kind, for [`exchange`].
+pub fn app() -> App {
+    let mut app = App::new();
+    app.config_mut().max_body_size = 64 * 1024;
+    app.get("/", |_: &Request| "root");
+    app.post("/echo", |req: &Request| Response::new(req.body().to_vec()));
+    app.get("/users/<int:id>", |req: &Request| {
+        req.param::<u64>("id").map(|id| id.to_string())
+    });
+    app.get("/files/<path:rest>", |req: &Request| {
+        req.param_str("rest").unwrap_or("").to_owned()
+    });
+    app.post("/form", |req: &Request| {
+        let fields = req.form()?.len();
+        let files = req.files()?.len();
+        Ok::<_, crate::HttpError>(format!("{fields} {files}"))
+    });
+    app.get("/stream", |_: &Request| Response::stream(["a", "b", "c"]));
+    app
+}
+
+/// Runs `input` through the HTTP/1.1 exchange, split into reads at the positions
+/// `splits` picks, and checks that the output is a sequence of well-formed responses
+/// whatever the split.
+pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
+    let date = DateCache::new();
+    let limits = Limits::new(app.config());
+    let env = Env {
+        app,
+        limits: &limits,
+        date: date.as_bytes(),
+        peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+    };
+    let mut h1 = H1::new();
+    let mut pending = Vec::new();
+    let mut out = BytesMut::new();
+    for piece in pieces(input, splits) {
+        pending.extend_from_slice(piece);
+        loop {
+            let used = h1.advance(&mut pending, &mut out, &env);
+            assert!(used <= pending.len());
+            pending.drain(..used);
+            if h1.phase() != crate::h1::Phase::Streaming {
+                break;
+            }
+        }
+    }
+    check_responses(&out);
+}
+
+/// `input` cut into reads: each of `splits` gives the length of one (1 to 256 bytes),
+/// and the last read takes whatever is left.
+fn pieces<'a>(input: &'a [u8], splits: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
+    let mut rest = input;
+    let mut splits = splits.iter();
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = splits
+            .next()
+            .map_or(rest.len(), |&n| usize::from(n) + 1)
+            .min(rest.len());
+        let (piece, tail) = rest.split_at(len);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+/// Every byte of output belongs to a response with a valid head and framing.
+fn check_responses(mut out: &[u8]) {
+    while !out.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head = match resp.parse(out) {
+            Ok(httparse::Status::Complete(n)) => n,
+            other => panic!(
+                "malformed response head: {other:?}: {:?}",
+                String::from_utf8_lossy(out)
+            ),
+        };
+        let code = resp.code.expect("a status code");
+        let find = |name: &str| {
+            resp.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| std::str::from_utf8(h.value).expect("ASCII header"))
+        };
+        out = &out[head..];
+        if code == 100 || code == 204 || code == 304 {
+            continue;
+        }
+        if let Some(len) = find("content-length") {
+            let len: usize = len.parse().expect("numeric Content-Length");
+            // An answer to HEAD has the length but not the body: the next response (or
+            // nothing) follows at once.
+            let head_answer = out.is_empty() || out.starts_with(b"HTTP/1.1 ");
+            if len > 0
+                && head_answer
+                && !out
+                    .get(len..)
+                    .is_some_and(|r| r.is_empty() || r.starts_with(b"HTTP/1.1 "))
+            {
+                continue;
+            }
+            assert!(out.len() >= len, "a body shorter than its Content-Length");
+            out = &out[len..];
+        } else if find("transfer-encoding").is_some() {
+            let mut body = out.to_vec();
+            let mut cursor = Cursor::default();
+            let done = ChunkedDecoder::new(usize::MAX >> 4)
+                .decode(&mut body, &mut cursor)
+                .expect("valid chunked framing");
+            assert!(done, "a complete chunked body");
+            out = &out[cursor.read..];
+        } else if out.is_empty() || out.starts_with(b"HTTP/1.1 ") {
+            // No framing and nothing or a response after it: the answer to a HEAD
+            // request for a streamed body.
+            continue;
+        } else {
+            // Close-delimited: the rest is the body.
+            assert_eq!(find("connection"), Some("close"));
+            return;
+        }
+    }
+}
+
+/// Decodes `input` as a chunked body fed in pieces chosen by `splits`; the result must
+/// not depend on the split, and decoded data never exceeds the limit.
+pub fn chunked(input: &[u8], splits: &[u8]) {
+    let whole = decode_chunked(input, &[]);
+    assert_eq!(decode_chunked(input, splits), whole);
+    if let Ok(Some((body, used))) = &whole {
+        assert!(body.len() <= 4096);
+        assert!(*used <= input.len());
+    }
+}
+
+type Decoded = Result<Option<(Vec<u8>, usize)>, ChunkError>;
+
+fn decode_chunked(input: &[u8], splits: &[u8]) -> Decoded {
+    let mut decoder = ChunkedDecoder::new(4096);
+    let mut cursor = Cursor::default();
+    let mut buf = Vec::new();
+    for piece in pieces(input, splits) {
+        buf.extend_from_slice(piece);
+        if decoder.decode(&mut buf, &mut cursor)? {
+            buf.truncate(cursor.written);
+            return Ok(Some((buf, cursor.read)));
+        }
+    }
+    Ok(None)
+}
+
+/// Parses rules from the lines of `input` (first line: the path to route); rules that
+/// do not parse are errors, never panics, and routing never panics either.
+pub fn router(input: &str) {
+    let mut lines = input.lines();
+    let path = lines.next().unwrap_or("/");
+    let mut router = Router::default();
+    for (i, text) in lines.take(64).enumerate() {
+        if let Ok(rule) = Rule::new(text, &format!("e{i}"), &[Method::GET], i) {
+            router.add(rule);
+        }
+    }
+    let mut params = Params::default();
+    let _ = router.route(path, &Method::GET, &mut params);
+    let _ = router.route(path, &Method::POST, &mut params);
+    for i in 0..4 {
+        let _ = router.url_for(
+            &format!("e{i}"),
+            &[("id", path), ("name", path), ("rest", path)],
+        );
+    }
+}
