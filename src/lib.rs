@@ -88,3 +88,8 @@ pub use static_files::{send_file, send_from_directory};
 pub use status::StatusCode;
 pub use test_client::{TestClient, TestRequest, TestResponse};
 pub use url::{MultiDict, encode_query_component};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(all(doctest, feature = "json"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
