@@ -11,8 +11,12 @@ mod todo_api;
 #[allow(dead_code)]
 mod site;
 
+#[path = "../examples/techempower.rs"]
+#[allow(dead_code)]
+mod techempower;
+
 use serde_json::{Value, json};
-use support::{TestServer, roundtrip};
+use support::{Reader, TestServer, roundtrip};
 
 #[test]
 fn todo_api_crud() {
@@ -190,4 +194,31 @@ fn site_over_a_socket() {
         b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     assert_eq!(resp.status, 200);
+}
+
+#[test]
+fn techempower_plaintext_and_json_over_a_socket() {
+    let server = TestServer::start(techempower::app());
+    // Both tests on one keep-alive connection, the second request pipelined behind the first.
+    let mut reader = Reader::new(server.connect());
+    reader.send(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n\r\n");
+    let checks = [
+        ("text/plain; charset=utf-8", &b"Hello, World!"[..]),
+        ("application/json", &br#"{"message":"Hello, World!"}"#[..]),
+    ];
+    for (content_type, body) in checks {
+        let resp = reader.response().expect("a response");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("server"), Some("carafe"));
+        let date = resp.header("date").expect("a Date header");
+        assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+        assert_eq!(resp.header("content-type"), Some(content_type));
+        assert_eq!(
+            resp.header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
+        assert_eq!(resp.body, body);
+    }
+    let resp = roundtrip(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.status, 404);
 }
