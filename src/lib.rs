@@ -32,6 +32,8 @@
 #![deny(missing_docs)]
 
 mod app;
+#[doc(hidden)]
+pub mod bench_api;
 mod blueprint;
 mod body;
 mod config;

@@ -1,0 +1,171 @@
+//! Entry points for the criterion benches in `benches/`: thin wrappers that call the
+//! same functions the server calls, so a bench measures the real code path. Not a
+//! stable API.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use bytes::BytesMut;
+
+use crate::app::App;
+use crate::body::{ChunkedDecoder, Cursor};
+use crate::config::Config;
+use crate::date::DateCache;
+use crate::encode::{self, BodyFraming, Persistence};
+use crate::h1::{Env, H1};
+use crate::parse;
+use crate::router::{self, Params, Routed, Rule};
+use crate::{Method, Response};
+
+/// The parser's limits, as a server with `config` enforces them.
+pub struct Limits(parse::Limits);
+
+impl Limits {
+    /// The limits of `config`.
+    pub fn new(config: &Config) -> Limits {
+        Limits(parse::Limits::new(config))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::new(&Config::default())
+    }
+}
+
+/// Parses the request head at the start of `buf` with the server's header slots and
+/// checks; returns its length and header count, or `None` if incomplete or refused.
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Option<(usize, usize)> {
+    parse::with_header_slots(limits.0.max_headers, |slots| {
+        match parse::parse_head(buf, slots, &limits.0) {
+            Ok(Some(head)) => Some((head.len, head.headers.len())),
+            _ => None,
+        }
+    })
+}
+
+/// Decodes the chunked body at the start of `buf` in place, as the exchange does after a
+/// head; returns the encoded bytes used and the decoded length, or `None` if incomplete
+/// or refused. `buf` is overwritten, so pass a fresh copy each time.
+pub fn decode_chunked(buf: &mut [u8], limit: usize) -> Option<(usize, usize)> {
+    let mut cursor = Cursor::default();
+    match ChunkedDecoder::new(limit).decode(buf, &mut cursor) {
+        Ok(true) => Some((cursor.read, cursor.written)),
+        _ => None,
+    }
+}
+
+/// What routing decided, without the details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The rule at this index (in the order given) matched.
+    Found(usize),
+    /// Answered automatically with `Allow`.
+    Options,
+    /// 405.
+    MethodNotAllowed,
+    /// 308 to the path with a trailing slash.
+    AddSlash,
+    /// 404.
+    NotFound,
+}
+
+/// A router and the params it routes into, as a request holds them.
+pub struct Router {
+    router: router::Router,
+    params: Params,
+}
+
+impl Router {
+    /// Compiles `rules` (text and methods) in order; the first rule that fails is an error.
+    pub fn new(rules: &[(&str, &[Method])]) -> Result<Router, String> {
+        let mut router = router::Router::default();
+        for (i, (text, methods)) in rules.iter().enumerate() {
+            router.add(Rule::new(text, &format!("e{i}"), methods, i)?);
+        }
+        Ok(Router {
+            router,
+            params: Params::default(),
+        })
+    }
+
+    /// Routes a percent-decoded `path`; returns the outcome and how many variables matched.
+    pub fn route(&mut self, path: &str, method: &Method) -> (Outcome, usize) {
+        let outcome = match self.router.route(path, method, &mut self.params) {
+            Routed::Found(i) => Outcome::Found(self.router.rule(i).target),
+            Routed::Options(_) => Outcome::Options,
+            Routed::MethodNotAllowed(_) => Outcome::MethodNotAllowed,
+            Routed::AddSlash => Outcome::AddSlash,
+            Routed::NotFound => Outcome::NotFound,
+        };
+        let vars = (0..).take_while(|&i| self.params.get(i).is_some()).count();
+        (outcome, vars)
+    }
+}
+
+/// The response encoder with a loop's cached `Date`.
+pub struct Encoder {
+    date: DateCache,
+}
+
+impl Encoder {
+    /// An encoder with the current date.
+    pub fn new() -> Encoder {
+        Encoder {
+            date: DateCache::new(),
+        }
+    }
+
+    /// Appends `resp` to `out` as a keep-alive HTTP/1.1 response with `Content-Length`:
+    /// the head through the server's encoder, then the body.
+    pub fn encode(&self, resp: &Response, out: &mut BytesMut) {
+        let body = resp.body().unwrap_or(b"");
+        encode::write_head(
+            out,
+            resp,
+            self.date.as_bytes(),
+            BodyFraming::Length(body.len() as u64),
+            Persistence::KeepAlive,
+        );
+        out.extend_from_slice(body);
+    }
+}
+
+impl Default for Encoder {
+    fn default() -> Encoder {
+        Encoder::new()
+    }
+}
+
+/// One keep-alive connection's exchange over an app, without a socket: what the
+/// server's loop runs for each read.
+pub struct Exchange {
+    app: App,
+    limits: parse::Limits,
+    date: DateCache,
+    h1: H1,
+}
+
+impl Exchange {
+    /// A fresh connection to `app`.
+    pub fn new(app: App) -> Exchange {
+        let limits = parse::Limits::new(app.config());
+        Exchange {
+            app,
+            limits,
+            date: DateCache::new(),
+            h1: H1::new(),
+        }
+    }
+
+    /// Answers every complete request in `input`, appending the responses to `out`;
+    /// returns the input bytes used.
+    pub fn advance(&mut self, input: &mut [u8], out: &mut BytesMut) -> usize {
+        let env = Env {
+            app: &self.app,
+            limits: &self.limits,
+            date: self.date.as_bytes(),
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+        };
+        self.h1.advance(input, out, &env)
+    }
+}
