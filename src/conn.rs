@@ -218,12 +218,14 @@ impl Conn {
         });
         let result = self.pump(&mut out, scratch, env, now);
         if own {
+            // Once a slow reader has caught up, its backlog's memory goes back too.
+            self.wbuf = if out.is_empty() { BytesMut::new() } else { out };
+        } else if !out.is_empty() {
+            // The client is behind: it takes the buffer as it is (no copy), and the loop
+            // starts a fresh one. Rare, so the allocation is off the hot path.
             self.wbuf = out;
+            scratch.write = BytesMut::with_capacity(READ_BUFFER);
         } else {
-            if !out.is_empty() {
-                self.wbuf.extend_from_slice(&out);
-                out.clear();
-            }
             // One huge response must not pin its size in the loop's buffer forever.
             if out.capacity() > 16 * READ_BUFFER {
                 out = BytesMut::with_capacity(READ_BUFFER);
@@ -254,6 +256,11 @@ impl Conn {
                 let used = self.h1.advance(&mut self.rbuf, out, env);
                 self.count_answered(used);
                 self.rbuf.advance(used);
+                if self.rbuf.is_empty() {
+                    // Only partial requests use this buffer: release it rather than keep
+                    // its memory for as long as the connection idles.
+                    self.rbuf = BytesMut::new();
+                }
             }
             if self.readable && self.h1.wants_input() && out.len() < OUTPUT_HIGH_WATER {
                 if reads == READS_PER_EVENT {
@@ -328,13 +335,18 @@ impl Conn {
     }
 
     /// Writes until `out` is empty (`true`) or the socket would block (`false`).
+    ///
+    /// Only a partial write advances `out`: a buffer written whole is cleared with its
+    /// start in place, so its capacity still tells how much memory it holds.
     fn write_out(&mut self, out: &mut BytesMut) -> io::Result<bool> {
-        while !out.is_empty() {
-            match self.socket.write(out) {
+        let mut written = 0;
+        while written < out.len() {
+            match self.socket.write(&out[written..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => out.advance(n),
+                Ok(n) => written += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.writable = false;
+                    out.advance(written);
                     return Ok(false);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
