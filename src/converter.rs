@@ -35,14 +35,14 @@ impl Converter {
         let args = Args::parse(args.unwrap_or(""))?;
         let converter = match name {
             "default" | "string" => {
-                let length = args.usize("length", 2)?;
+                let length = args.number("length", 2)?;
                 Converter::String {
-                    min: length.or(args.usize("minlength", 0)?).unwrap_or(1),
-                    max: length.or(args.usize("maxlength", 1)?),
+                    min: length.or(args.number("minlength", 0)?).unwrap_or(1),
+                    max: length.or(args.number("maxlength", 1)?),
                 }
             }
             "int" => Converter::Int {
-                fixed_digits: args.usize("fixed_digits", 0)?,
+                fixed_digits: args.number("fixed_digits", 0)?,
                 min: args.number("min", 1)?,
                 max: args.number("max", 2)?,
                 signed: args.boolean("signed", 3)?,
@@ -188,16 +188,6 @@ impl Args {
             self.used.set(self.used.get() + 1);
         }
         found
-    }
-
-    fn usize(&self, key: &str, position: usize) -> Result<Option<usize>, String> {
-        match self.get(key, position) {
-            None | Some("None") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{key}={v} is not a number")),
-        }
     }
 
     fn number<T: std::str::FromStr>(
