@@ -331,11 +331,15 @@ pub(crate) struct Router {
     by_first_segment: HashMap<String, Vec<usize>, FxBuild>,
     dynamic_first: Vec<usize>,
     endpoints: HashMap<String, Vec<usize>>,
+    /// Some rule ends in a slash after more than `/`: only then can a 404 be a redirect,
+    /// so an app without such rules answers 404s without building the slashed path.
+    slashed_rules: bool,
 }
 
 impl Router {
     pub(crate) fn add(&mut self, rule: Rule) {
         let index = self.rules.len();
+        self.slashed_rules |= rule.text.len() > 1 && rule.text.ends_with('/');
         self.endpoints
             .entry(rule.endpoint.clone())
             .or_default()
@@ -403,7 +407,7 @@ impl Router {
                 Routed::MethodNotAllowed(allowed)
             };
         }
-        if !path.ends_with('/') && self.matches_any(&format!("{path}/")) {
+        if self.slashed_rules && !path.ends_with('/') && self.matches_any(&format!("{path}/")) {
             return Routed::AddSlash;
         }
         Routed::NotFound
