@@ -74,7 +74,10 @@ enum Budget {
 
 impl Budget {
     fn from_env() -> Budget {
-        match std::env::var("CARAFE_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()) {
+        match std::env::var("CARAFE_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
             Some(seconds) => Budget::Until(Instant::now() + Duration::from_secs(seconds)),
             None => Budget::Runs(3000),
         }
@@ -104,7 +107,10 @@ fn run(target: &str, mut check: impl FnMut(&[u8], &[u8])) -> usize {
         let splits: Vec<u8> = (0..rng.below(12)).map(|_| rng.next() as u8 % 64).collect();
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&data, &splits)));
         if let Err(panic) = run {
-            eprintln!("failing input for {target}: {:?} split {splits:?}", String::from_utf8_lossy(&data));
+            eprintln!(
+                "failing input for {target}: {:?} split {splits:?}",
+                String::from_utf8_lossy(&data)
+            );
             std::panic::resume_unwind(panic);
         }
         runs += 1;
