@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # fuzz/run.sh [SECONDS] [TARGET...]: run each cargo-fuzz target for SECONDS (default 60),
-# starting from the committed seeds. Needs a nightly toolchain and cargo-fuzz
-# (`cargo install cargo-fuzz`). A crash leaves its input in fuzz/artifacts/<target>/.
+# starting from the committed seeds. Installs cargo-fuzz if missing. Uses a nightly
+# toolchain when one is installed, else the stable one with RUSTC_BOOTSTRAP=1 (cargo-fuzz
+# needs nightly-only flags). A crash leaves its input in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
 targets=${*:-exchange chunked router}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  fuzz=(cargo +nightly fuzz)
+else
+  export RUSTC_BOOTSTRAP=1
+  fuzz=(cargo fuzz)
+fi
 for target in $targets; do
   mkdir -p "corpus/$target"
   # The targets read their first byte as "how many read sizes follow": a zero byte makes
@@ -16,6 +23,6 @@ for target in $targets; do
     name="corpus/$target/seed-$(basename "$seed")"
     [ -e "$name" ] || { if [ "$target" = router ]; then cp "$seed" "$name"; else { printf '\0'; cat "$seed"; } > "$name"; fi; }
   done
-  echo "== $target for ${seconds}s"
-  cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=8192
+  echo "== $target for ${seconds}s (${fuzz[*]})"
+  "${fuzz[@]}" run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=8192
 done
