@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::thread::sleep;
 use std::time::Duration;
 
-use crate::IO_TIMEOUT;
+use crate::{BIG, IO_TIMEOUT};
 
 /// splitmix64: small, fast, and the same everywhere.
 pub(crate) struct Rng(u64);
@@ -66,6 +66,8 @@ pub(crate) enum Kind {
     Length(Vec<u8>),
     Chunked(Vec<u8>),
     Stream(u64),
+    /// `BIG` bytes: more than the server buffers before waiting for the client to read.
+    Big,
 }
 
 /// A well-formed request and what its response must be.
@@ -93,6 +95,7 @@ impl Req {
             3 => Kind::Head,
             4 | 5 => Kind::Length(body(rng)),
             6 | 7 => Kind::Chunked(body(rng)),
+            _ if rng.percent(5) => Kind::Big,
             _ => Kind::Stream(rng.below(50)),
         };
         Req {
@@ -127,6 +130,7 @@ impl Req {
             Kind::Get => format!("GET /n/{id} HTTP/1.1\r\nHost: soak\r\n"),
             Kind::Head => format!("HEAD /n/{id} HTTP/1.1\r\nHost: soak\r\n"),
             Kind::Stream(pieces) => format!("GET /stream/{id}/{pieces} HTTP/1.1\r\nHost: soak\r\n"),
+            Kind::Big => format!("GET /big/{id} HTTP/1.1\r\nHost: soak\r\n"),
             Kind::Length(body) => format!(
                 "POST /echo/{id} HTTP/1.1\r\nHost: soak\r\nContent-Length: {}\r\n",
                 body.len()
@@ -188,6 +192,15 @@ impl Req {
                     ));
                 }
                 body.clone()
+            }
+            Kind::Big => {
+                if resp.header("x-id") != Some(&id.to_string()) {
+                    return Err(format!(
+                        "request {id}: big answered for {:?}",
+                        resp.header("x-id")
+                    ));
+                }
+                vec![b'b'; BIG]
             }
             Kind::Stream(pieces) => {
                 if resp.header("transfer-encoding") != Some("chunked") {

@@ -63,12 +63,13 @@ const DRAIN_WAIT: Duration = Duration::from_secs(15);
 /// Allowed growth of the resident set over the run.
 const RSS_SLACK_KIB: u64 = 64 * 1024;
 /// A response large enough to be cut off midway.
-const BIG: usize = 1 << 20;
+pub(crate) const BIG: usize = 1 << 20;
 /// Failures after which a client stops: the first few tell the story.
 pub(crate) const MAX_FAILURES: usize = 20;
 
 /// Routes whose answers name their request: `/n/<id>`, an echo that returns the body with
-/// `X-Id`, a stream of numbered lines, and a response large enough to walk away from.
+/// `X-Id`, a stream of numbered lines, and a response larger than the server's output
+/// high-water mark (and large enough to walk away from).
 fn app(keep_alive_timeout: Duration) -> App {
     let config = Config {
         head_timeout: HEAD_TIMEOUT,
@@ -92,7 +93,10 @@ fn app(keep_alive_timeout: Duration) -> App {
             (0..pieces).map(move |i| format!("{id}:{i}\n")),
         ))
     });
-    app.get("/big", |_: &Request| Response::new(vec![b'b'; BIG]));
+    app.get("/big/<int:id>", |req: &Request| {
+        let id: u64 = req.param("id")?;
+        Ok::<_, HttpError>(Response::new(vec![b'b'; BIG]).with_header("X-Id", id.to_string()))
+    });
     app
 }
 
@@ -172,9 +176,13 @@ fn warm_up(addr: SocketAddr) {
         };
         c.send(&big.wire(&mut rng)).unwrap();
         answered(&mut c, &big, &mut stats).unwrap();
-        c.send(b"GET /big HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        assert_eq!(c.response(false).unwrap().body.len(), BIG);
+        let last = Req {
+            id: ids.next(),
+            kind: Kind::Big,
+            close: true,
+        };
+        c.send(&last.wire(&mut rng)).unwrap();
+        answered(&mut c, &last, &mut stats).unwrap();
         c.eof().unwrap();
     }
 }

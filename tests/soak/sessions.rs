@@ -43,6 +43,7 @@ counters!(
     gets,
     heads,
     streams,
+    bigs,
     length_uploads,
     chunked_uploads,
     single_requests,
@@ -167,6 +168,7 @@ pub(crate) fn sent(stats: &mut Stats, req: &Req) {
         Kind::Length(_) => stats.length_uploads += 1,
         Kind::Chunked(_) => stats.chunked_uploads += 1,
         Kind::Stream(_) => stats.streams += 1,
+        Kind::Big => stats.bigs += 1,
     }
 }
 
@@ -341,7 +343,7 @@ pub(crate) fn reset_fault(c: &mut Client, rng: &mut Rng, ids: &mut Ids) {
             let _ = c.send(&wire);
         }
         _ => {
-            let _ = c.send(b"GET /big HTTP/1.1\r\nHost: soak\r\n\r\n");
+            let _ = c.send(b"GET /big/0 HTTP/1.1\r\nHost: soak\r\n\r\n");
             let _ = c.take(rng.range(0, 256 << 10));
         }
     }
@@ -422,7 +424,7 @@ pub(crate) fn long_stall(c: &mut Client, rng: &mut Rng, ids: &mut Ids) -> Result
 pub(crate) fn disconnect_mid_response(c: &mut Client, rng: &mut Rng, ids: &mut Ids) {
     match rng.below(3) {
         0 => {
-            let _ = c.send(b"GET /big HTTP/1.1\r\nHost: soak\r\n\r\n");
+            let _ = c.send(b"GET /big/0 HTTP/1.1\r\nHost: soak\r\n\r\n");
             let _ = c.take(rng.range(0, 256 << 10));
         }
         1 => {
@@ -432,7 +434,7 @@ pub(crate) fn disconnect_mid_response(c: &mut Client, rng: &mut Rng, ids: &mut I
             let _ = c.take(rng.range(0, 256 << 10));
         }
         _ => {
-            let _ = c.send(&b"GET /big HTTP/1.1\r\nHost: soak\r\n\r\n".repeat(rng.range(1, 4)));
+            let _ = c.send(&b"GET /big/0 HTTP/1.1\r\nHost: soak\r\n\r\n".repeat(rng.range(1, 4)));
         }
     }
 }
