@@ -14,7 +14,7 @@ use crate::multipart::{FileStorage, Files, Multipart};
 use crate::parse::{Version, split_absolute};
 use crate::router::{Params, UrlBuildError};
 use crate::status::StatusCode;
-use crate::url::{MultiDict, percent_decode};
+use crate::url::{MultiDict, percent_decode, split_target};
 
 /// An HTTP request, as handlers see it (Flask's `request`).
 ///
@@ -76,11 +76,13 @@ impl<'a> Request<'a> {
             // Authority-form (CONNECT): there is no path.
             (Some(target), "")
         };
-        let (raw_path, query) = match crate::router::memchr(b'?', path_and_query.as_bytes()) {
-            Some(i) => (&path_and_query[..i], &path_and_query[i + 1..]),
-            None => (path_and_query, ""),
-        };
+        let (raw_path, query, escaped) = split_target(path_and_query);
         let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+        let path = if escaped {
+            percent_decode(raw_path)
+        } else {
+            Some(Cow::Borrowed(raw_path))
+        };
         Request {
             method,
             version,
@@ -88,7 +90,7 @@ impl<'a> Request<'a> {
             authority,
             raw_path,
             query,
-            path: percent_decode(raw_path),
+            path,
             headers,
             body,
             remote_addr,

@@ -15,6 +15,47 @@ pub(crate) fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
     decode(text, false)
 }
 
+/// Splits an origin-form target at its first `?` into path and query, and reports
+/// whether the path holds a `%` (and so needs [`percent_decode`]).
+///
+/// One pass, eight bytes at a time, where a scan for `?` and then one for `%` cost a
+/// short path about 60 instructions more.
+pub(crate) fn split_target(path_and_query: &str) -> (&str, &str, bool) {
+    let bytes = path_and_query.as_bytes();
+    match first_of(b'?', b'%', bytes) {
+        None => (path_and_query, "", false),
+        Some(i) if bytes[i] == b'?' => (&path_and_query[..i], &path_and_query[i + 1..], false),
+        Some(i) => match bytes[i..].iter().position(|&b| b == b'?') {
+            Some(q) => (&path_and_query[..i + q], &path_and_query[i + q + 1..], true),
+            None => (path_and_query, "", true),
+        },
+    }
+}
+
+/// The index of the first `a` or `b` in `bytes`.
+fn first_of(a: u8, b: u8, bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap());
+        let (xa, xb) = (x ^ (ONES * u64::from(a)), x ^ (ONES * u64::from(b)));
+        // The high bit of each zero byte of `xa` or `xb` is set; a false positive can
+        // only sit above a true one, so the lowest set bit is the first match.
+        let found = ((xa.wrapping_sub(ONES) & !xa) | (xb.wrapping_sub(ONES) & !xb)) & HIGH;
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|i| offset + i)
+}
+
 /// Decodes a `application/x-www-form-urlencoded` component: `+` is a space, and
 /// malformed escapes are kept as they are (as browsers and Werkzeug do).
 pub(crate) fn form_decode(text: &str) -> Cow<'_, str> {
@@ -223,6 +264,43 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for MultiDict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_targets() {
+        let cases = [
+            ("/", ("/", "", false)),
+            ("/plaintext", ("/plaintext", "", false)),
+            ("/a?b=1", ("/a", "b=1", false)),
+            ("/a%20b?q=%20", ("/a%20b", "q=%20", true)),
+            ("/a?q=%20", ("/a", "q=%20", false)),
+            ("/%", ("/%", "", true)),
+            ("?", ("", "", false)),
+            ("/0123456789abcdef?x", ("/0123456789abcdef", "x", false)),
+            ("/0123456789abcde%41", ("/0123456789abcde%41", "", true)),
+            ("/é?€", ("/é", "€", false)),
+            (
+                "/\u{ff}\u{ff}\u{ff}\u{ff}?",
+                ("/\u{ff}\u{ff}\u{ff}\u{ff}", "", false),
+            ),
+        ];
+        for (target, expected) in cases {
+            assert_eq!(split_target(target), expected, "{target:?}");
+        }
+        // Every position of each needle, against the plain scans it replaces.
+        for len in 0..24 {
+            for at in 0..len {
+                for needle in ["?", "%", "\u{7f}", "\u{80}"] {
+                    let mut target = "a".repeat(len);
+                    target.replace_range(at..at + 1, needle);
+                    let q = target.find('?');
+                    let path = &target[..q.unwrap_or(target.len())];
+                    let query = q.map_or("", |q| &target[q + 1..]);
+                    let expected = (path, query, path.contains('%'));
+                    assert_eq!(split_target(&target), expected, "{target:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn decode_paths() {
