@@ -453,7 +453,8 @@ impl App {
 
         let mut error = None;
         // One guard around the whole chain: a panic anywhere in it costs a 500.
-        let response = guarded(req, || {
+        #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
+        let mut response = guarded(req, || {
             let outcome = (|| {
                 for hook in &outer.before {
                     if let Some(resp) = hook(req)? {
@@ -493,11 +494,7 @@ impl App {
         })
         .unwrap_or_else(|err| err.to_response());
         #[cfg(feature = "sessions")]
-        let response = {
-            let mut response = response;
-            req.save_session(&mut response);
-            response
-        };
+        req.save_session(&mut response);
         let teardown = |scaffold: &Scaffold| {
             for hook in scaffold.teardown.iter().rev() {
                 let _ = guarded(req, || {
