@@ -283,7 +283,7 @@ impl H1 {
         let status = response.status();
         let body_len = response.body_len();
         let keep_alive = head.keep_alive && !self.closing;
-        self.send(&mut response, is_head, head.version, keep_alive, out, env);
+        self.send(response, is_head, head.version, keep_alive, out, env);
         if let Some(started) = started {
             let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
             log::info!(
@@ -304,18 +304,17 @@ impl H1 {
     /// `self.writing` to be produced as the client reads.
     fn send(
         &mut self,
-        resp: &mut Response,
+        resp: Response,
         is_head: bool,
         version: Version,
         mut keep_alive: bool,
         out: &mut BytesMut,
         env: &Env<'_>,
     ) {
-        let body = std::mem::replace(&mut resp.body, Body::Empty);
         let framing = if resp.status().forbids_body() {
             BodyFraming::Forbidden
         } else {
-            match &body {
+            match &resp.body {
                 Body::Empty => BodyFraming::Length(0),
                 Body::Full(bytes) => BodyFraming::Length(bytes.len() as u64),
                 Body::Reader { len, .. } => BodyFraming::Length(*len),
@@ -332,14 +331,16 @@ impl H1 {
             (true, Version::Http10) => Persistence::KeepAlive10,
             (true, Version::Http11) => Persistence::KeepAlive,
         };
-        encode::write_head(out, resp, env.date, framing, persistence);
+        encode::write_head(out, &resp, env.date, framing, persistence);
         if !keep_alive {
             self.reading = Reading::Closed;
         }
         if is_head || framing == BodyFraming::Forbidden {
             return;
         }
-        match body {
+        // The response is owned here, so its body moves out without leaving a placeholder
+        // behind for a later drop to inspect.
+        match resp.body {
             Body::Empty => {}
             Body::Full(bytes) => out.extend_from_slice(&bytes),
             Body::Stream(pieces) => {
@@ -431,8 +432,8 @@ impl H1 {
         out: &mut BytesMut,
         env: &Env<'_>,
     ) -> Step {
-        let mut resp = Response::text(format!("{status}: {reason}\n")).with_status(status);
-        self.send(&mut resp, false, Version::Http11, false, out, env);
+        let resp = Response::text(format!("{status}: {reason}\n")).with_status(status);
+        self.send(resp, false, Version::Http11, false, out, env);
         Step::Closed
     }
 
