@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{HttpError, abort};
@@ -51,6 +51,30 @@ thread_local! {
     static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
+/// The scratch buffer as serde_json's writer. `bytes`' own `Writer` goes through the
+/// default `write_all` loop and `remaining_mut` on each of the many small writes a
+/// value makes; appending directly cut a small JSON response by about 60 instructions.
+struct Scratch<'b>(&'b mut BytesMut);
+
+impl std::io::Write for Scratch<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    #[inline]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Serialises `value` to JSON bytes.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Bytes> {
     SCRATCH.with(|scratch| {
@@ -59,7 +83,7 @@ pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<B
             return serde_json::to_vec(value).map(Bytes::from);
         };
         buf.reserve(512);
-        match serde_json::to_writer((&mut *buf).writer(), value) {
+        match serde_json::to_writer(Scratch(&mut buf), value) {
             Ok(()) => Ok(buf.split().freeze()),
             Err(e) => {
                 buf.clear();
