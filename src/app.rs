@@ -495,19 +495,24 @@ impl App {
         .unwrap_or_else(|err| err.to_response());
         #[cfg(feature = "sessions")]
         req.save_session(&mut response);
-        let teardown = |scaffold: &Scaffold| {
+        if let Some(error) = error {
+            self.teardown(req, inner, Some(&error));
+        } else if !outer.teardown.is_empty() || inner.is_some_and(|s| !s.teardown.is_empty()) {
+            self.teardown(req, inner, None);
+        }
+        response
+    }
+
+    /// Runs the teardown hooks, innermost scope first, each under its own guard.
+    fn teardown(&self, req: &Request<'_>, inner: Option<&Scaffold>, error: Option<&HttpError>) {
+        for scaffold in [inner, Some(&self.scaffold)].into_iter().flatten() {
             for hook in scaffold.teardown.iter().rev() {
                 let _ = guarded(req, || {
-                    hook(req, error.as_ref());
+                    hook(req, error);
                     Ok(())
                 });
             }
-        };
-        if let Some(scaffold) = inner {
-            teardown(scaffold);
         }
-        teardown(outer);
-        response
     }
 
     /// Routes the request, recording the match on it. `Ok(Some(_))` is an automatic
