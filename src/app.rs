@@ -442,7 +442,7 @@ impl App {
     /// Runs the whole dispatch chain for one request. Never panics: a panicking view or
     /// hook costs this request a 500.
     pub(crate) fn handle(&self, req: &mut Request<'_>) -> Response {
-        let routed = self.route_request(req);
+        let mut routed = self.route_request(req);
         let req = &*req;
         // The blueprint's scope (if any) is innermost: its error handlers and after-request
         // hooks come first, its before-request hooks last, as in Flask. The two scopes are
@@ -468,7 +468,9 @@ impl App {
                         }
                     }
                 }
-                match (routed?, req.rule) {
+                // Taken from a borrow: moved into the closure, the routing result (the
+                // size of a response) was copied twice more on its way into the guard.
+                match (std::mem::replace(&mut routed, Ok(None))?, req.rule) {
                     (Some(resp), _) => Ok(resp),
                     (None, Some(rule)) => (self.views[self.router.rule(rule).target].view)(req),
                     (None, None) => Err(abort(StatusCode::NOT_FOUND)),
