@@ -441,9 +441,9 @@ impl App {
 
     /// Runs the whole dispatch chain for one request. Never panics: a panicking view or
     /// hook costs this request a 500.
-    pub(crate) fn handle(&self, req: &mut Request<'_>) -> Response {
-        let mut routed = self.route_request(req);
-        let req = &*req;
+    pub(crate) fn handle(&self, request: &mut Request<'_>) -> Response {
+        let mut routed = self.route_request(request);
+        let req = &*request;
         // The blueprint's scope (if any) is innermost: its error handlers and after-request
         // hooks come first, its before-request hooks last, as in Flask. The two scopes are
         // named rather than iterated: flattening `[Option<&Scaffold>; 2]` for each pass cost
@@ -495,8 +495,11 @@ impl App {
             Ok(response)
         })
         .unwrap_or_else(|err| err.to_response());
+        // Exclusive again once the chain is done: the session is reached without a
+        // `RefCell` borrow.
         #[cfg(feature = "sessions")]
-        req.save_session(&mut response);
+        request.save_session(&mut response);
+        let req = &*request;
         if let Some(error) = error {
             self.teardown(req, inner, Some(&error));
         } else if !outer.teardown.is_empty() || inner.is_some_and(|s| !s.teardown.is_empty()) {

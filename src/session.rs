@@ -193,9 +193,8 @@ impl<'a> Request<'a> {
     }
 
     /// After the dispatch chain: send the session back if it changed.
-    pub(crate) fn save_session(&self, resp: &mut Response) {
-        let slot = self.session.session.borrow();
-        let Some(session) = slot.as_ref() else {
+    pub(crate) fn save_session(&mut self, resp: &mut Response) {
+        let Some(session) = self.session.session.get_mut().as_ref() else {
             return; // never looked at
         };
         // The response depends on the cookie: caches must not share it across users.
@@ -203,7 +202,7 @@ impl<'a> Request<'a> {
         if !session.modified {
             return;
         }
-        let config = self.app().config();
+        let config = self.app.config();
         let name = config.session_cookie_name.clone();
         if session.data.is_empty() {
             if session.had_cookie {
