@@ -257,6 +257,14 @@ struct Fields {
     expect_continue: bool,
 }
 
+/// Whether a four-byte field name is `Host`, in any case, as one word compare: setting
+/// bit 0x20 maps exactly `H`/`h` to `h` (and so on), where `eq_ignore_ascii_case` folds
+/// byte by byte, about 25 instructions on every request.
+fn is_host(name: &[u8]) -> bool {
+    name.try_into()
+        .is_ok_and(|word| u32::from_le_bytes(word) | 0x2020_2020 == u32::from_le_bytes(*b"host"))
+}
+
 /// One pass over the fields: framing, persistence, Host and Expect (RFC 9112 §6, §9.3).
 fn scan_fields(
     headers: &[httparse::Header<'_>],
@@ -292,7 +300,7 @@ fn scan_fields(
                     }
                 }
             }
-            4 if name.eq_ignore_ascii_case(b"host") => hosts += 1,
+            4 if is_host(name) => hosts += 1,
             6 if name.eq_ignore_ascii_case(b"expect") => {
                 if !value.eq_ignore_ascii_case(b"100-continue") {
                     return Err(ParseError::Expectation);
@@ -430,6 +438,36 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names() {
+        for name in [&b"host"[..], b"Host", b"HOST", b"hOsT"] {
+            assert!(is_host(name), "{name:?}");
+        }
+        for name in [
+            &b"hosts"[..],
+            b"hos",
+            b"",
+            b"h0st",
+            b"Hust",
+            b"(ost",
+            b"HOS\x14",
+        ] {
+            assert!(!is_host(name), "{name:?}");
+        }
+        // Exactly what `eq_ignore_ascii_case` says, for every byte in every position.
+        for at in 0..4 {
+            for b in 0..=255u8 {
+                let mut name = *b"host";
+                name[at] = b;
+                assert_eq!(
+                    is_host(&name),
+                    name.eq_ignore_ascii_case(b"host"),
+                    "{name:?}"
+                );
+            }
+        }
+    }
 
     const LIMITS: Limits = Limits {
         max_head_size: 16 * 1024,
