@@ -224,7 +224,7 @@ pub(crate) fn parse_cookie_header(header: &str) -> impl Iterator<Item = (&str, &
 impl Request<'_> {
     /// The cookies the client sent (Flask's `request.cookies`).
     pub fn cookies(&self) -> &MultiDict {
-        self.cookies.get_or_init(|| {
+        self.decoded().cookies.get_or_init(|| {
             self.header_all("Cookie")
                 .flat_map(parse_cookie_header)
                 .collect()

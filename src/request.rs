@@ -49,12 +49,20 @@ pub struct Request<'a> {
     /// The rule that matched, once routed, and where its variables are in `path`.
     pub(crate) rule: Option<usize>,
     pub(crate) params: Params,
+    /// What is decoded on first use, behind one cell: most requests use none of it, and
+    /// one empty cell costs a request less to build and drop than four.
+    decoded: OnceCell<Decoded<'a>>,
+    #[cfg(feature = "sessions")]
+    pub(crate) session: crate::session::SessionSlot,
+}
+
+/// A request's lazily decoded parts, each filled on its first use.
+#[derive(Default)]
+pub(crate) struct Decoded<'a> {
     args: OnceCell<MultiDict>,
     form: OnceCell<Result<MultiDict, (StatusCode, &'static str)>>,
     multipart: OnceCell<Result<Multipart<'a>, &'static str>>,
     pub(crate) cookies: OnceCell<MultiDict>,
-    #[cfg(feature = "sessions")]
-    pub(crate) session: crate::session::SessionSlot,
 }
 
 impl<'a> Request<'a> {
@@ -97,10 +105,7 @@ impl<'a> Request<'a> {
             app,
             rule: None,
             params: Params::default(),
-            args: OnceCell::new(),
-            form: OnceCell::new(),
-            multipart: OnceCell::new(),
-            cookies: OnceCell::new(),
+            decoded: OnceCell::new(),
             #[cfg(feature = "sessions")]
             session: Default::default(),
         }
@@ -255,7 +260,9 @@ impl<'a> Request<'a> {
 
     /// The query string as a multi-dict (Flask's `request.args`).
     pub fn args(&self) -> &MultiDict {
-        self.args.get_or_init(|| MultiDict::parse_query(self.query))
+        self.decoded()
+            .args
+            .get_or_init(|| MultiDict::parse_query(self.query))
     }
 
     /// The first query value for `name`.
@@ -267,7 +274,8 @@ impl<'a> Request<'a> {
     /// body (Flask's `request.form`). An empty dict for other content types; a 400 for a
     /// body that cannot be decoded.
     pub fn form(&self) -> Result<&MultiDict, HttpError> {
-        self.form
+        self.decoded()
+            .form
             .get_or_init(|| self.parse_form())
             .as_ref()
             .map_err(|(status, message)| abort(*status).with_message(*message))
@@ -287,12 +295,17 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// The lazily decoded parts, made empty on first use.
+    pub(crate) fn decoded(&self) -> &Decoded<'a> {
+        self.decoded.get_or_init(Decoded::default)
+    }
+
     /// The parsed multipart body, or `None` if the body is not `multipart/form-data`.
     fn multipart(&self) -> Option<&Result<Multipart<'a>, &'static str>> {
         if !self.mimetype().eq_ignore_ascii_case("multipart/form-data") {
             return None;
         }
-        Some(self.multipart.get_or_init(|| {
+        Some(self.decoded().multipart.get_or_init(|| {
             let content_type = self.content_type().unwrap_or("");
             crate::multipart::boundary(content_type)
                 .and_then(|boundary| crate::multipart::parse(self.body, boundary))
