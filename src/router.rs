@@ -323,11 +323,48 @@ pub(crate) enum Routed {
     NotFound,
 }
 
+/// Static rule texts up to which a lookup scans instead of hashing the path.
+const STATIC_SCAN_MAX: usize = 8;
+
+/// The static rules, grouped by their exact text.
+///
+/// Most apps have a handful: comparing the path's length with each text, and the bytes
+/// only where the lengths agree, costs a request fewer instructions than hashing the
+/// path and probing a table. Larger tables are looked up through the hash map.
+#[derive(Default)]
+struct Statics {
+    groups: Vec<(String, Vec<usize>)>,
+    /// Text → index into `groups`.
+    by_text: HashMap<String, usize, FxBuild>,
+}
+
+impl Statics {
+    /// The group for `text`, created empty if new.
+    fn entry(&mut self, text: &str) -> &mut Vec<usize> {
+        let next = self.groups.len();
+        let i = *self.by_text.entry(text.to_owned()).or_insert(next);
+        if i == next {
+            self.groups.push((text.to_owned(), Vec::new()));
+        }
+        &mut self.groups[i].1
+    }
+
+    /// The rules whose text is exactly `path` (empty if none).
+    fn get(&self, path: &str) -> &[usize] {
+        let group = if self.groups.len() <= STATIC_SCAN_MAX {
+            self.groups.iter().find(|(text, _)| text == path)
+        } else {
+            self.by_text.get(path).map(|&i| &self.groups[i])
+        };
+        group.map_or(&[][..], |(_, rules)| rules.as_slice())
+    }
+}
+
 /// Every rule of an app, indexed for matching and for `url_for`.
 #[derive(Default)]
 pub(crate) struct Router {
     rules: Vec<Rule>,
-    statics: HashMap<String, Vec<usize>, FxBuild>,
+    statics: Statics,
     by_first_segment: HashMap<String, Vec<usize>, FxBuild>,
     dynamic_first: Vec<usize>,
     endpoints: HashMap<String, Vec<usize>>,
@@ -345,7 +382,7 @@ impl Router {
             .or_default()
             .push(index);
         let group = if rule.is_static() {
-            self.statics.entry(rule.text.clone()).or_default()
+            self.statics.entry(&rule.text)
         } else if let Some(first) = rule.static_first_segment() {
             self.by_first_segment.entry(first.to_owned()).or_default()
         } else {
@@ -368,7 +405,7 @@ impl Router {
 
     /// Routes a percent-decoded path, recording variable spans in `params`.
     pub(crate) fn route(&self, path: &str, method: &Method, params: &mut Params) -> Routed {
-        let statics = self.statics.get(path).map_or(&[][..], Vec::as_slice);
+        let statics = self.statics.get(path);
         // A static rule matches by its key alone.
         if let Some(&index) = statics
             .iter()
@@ -416,7 +453,7 @@ impl Router {
     /// Whether any rule matches `path`, whatever the method.
     fn matches_any(&self, path: &str) -> bool {
         let mut params = Params::default();
-        self.statics.contains_key(path)
+        !self.statics.get(path).is_empty()
             || self
                 .dynamic_candidates(path)
                 .any(|i| self.rules[i].matches(path, &mut params))
@@ -532,6 +569,29 @@ mod tests {
     impl Router {
         fn route_simple(&self, path: &str, method: &Method) -> Routed {
             self.route(path, method, &mut Params::default())
+        }
+    }
+
+    /// Static rules are scanned in a small table and hashed in a large one; both find
+    /// every text, group rules sharing one, and miss texts of equal length.
+    #[test]
+    fn static_tables_small_and_large() {
+        for count in [1, STATIC_SCAN_MAX, STATIC_SCAN_MAX + 1, 40] {
+            let texts: Vec<String> = (0..count).map(|i| format!("/s{i:02}")).collect();
+            let mut rules: Vec<(&str, &[Method])> =
+                texts.iter().map(|t| (t.as_str(), GET)).collect();
+            rules.push(("/s00", &[Method::POST]));
+            let r = router(&rules);
+            for text in &texts {
+                assert_eq!(found(&r, Method::GET, text).unwrap().0, *text, "{count}");
+            }
+            assert_eq!(found(&r, Method::POST, "/s00").unwrap().0, "/s00");
+            assert!(found(&r, Method::GET, "/s99").is_none(), "{count}");
+            assert!(found(&r, Method::GET, "/s0").is_none(), "{count}");
+            assert!(matches!(
+                r.route_simple("/s00", &Method::DELETE),
+                Routed::MethodNotAllowed(_)
+            ));
         }
     }
 
