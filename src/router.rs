@@ -350,13 +350,24 @@ impl Statics {
     }
 
     /// The rules whose text is exactly `path` (empty if none).
+    #[inline]
     fn get(&self, path: &str) -> &[usize] {
-        let group = if self.groups.len() <= STATIC_SCAN_MAX {
-            self.groups.iter().find(|(text, _)| text == path)
-        } else {
-            self.by_text.get(path).map(|&i| &self.groups[i])
-        };
-        group.map_or(&[][..], |(_, rules)| rules.as_slice())
+        if self.groups.len() > STATIC_SCAN_MAX {
+            return self.get_hashed(path);
+        }
+        match self.groups.iter().find(|(text, _)| text == path) {
+            Some((_, rules)) => rules,
+            None => &[],
+        }
+    }
+
+    /// `get` for a large table. Out of line, so the scan is inlined into routing
+    /// without the hashing's registers and code.
+    #[inline(never)]
+    fn get_hashed(&self, path: &str) -> &[usize] {
+        self.by_text
+            .get(path)
+            .map_or(&[][..], |&i| self.groups[i].1.as_slice())
     }
 }
 
