@@ -38,6 +38,69 @@ fn is_framing_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("date")
 }
 
+/// The start of a `200 OK` head with the framework's `Server`, up to the date.
+const OK_START: &[u8] = b"HTTP/1.1 200 OK\r\nServer: carafe\r\nDate: ";
+const CONTENT_TYPE: &[u8] = b"\r\nContent-Type: ";
+const CONTENT_LENGTH: &[u8] = b"\r\nContent-Length: ";
+/// The longest content type and body [`write_common`] takes; longer ones go the general way.
+const COMMON_CONTENT_TYPE_MAX: usize = 64;
+const COMMON_BODY_MAX: usize = 128;
+/// Room for a common response: the fixed parts, the content type, the length's digits
+/// (at most three, as the body is short) and the body.
+const COMMON_MAX: usize = OK_START.len()
+    + DATE_LEN
+    + CONTENT_TYPE.len()
+    + COMMON_CONTENT_TYPE_MAX
+    + CONTENT_LENGTH.len()
+    + 3
+    + 4
+    + COMMON_BODY_MAX;
+
+/// Writes the commonest response whole, if `resp` with `body` is one: `200 OK` with the
+/// framework's `Server`, `Date`, a short `Content-Type`, `Content-Length` and a short
+/// body, kept alive (HTTP/1.1), no other headers. Returns whether it did.
+///
+/// The bytes are what [`write_head`] followed by the body would write, assembled on the
+/// stack and appended once: one capacity check instead of one per piece.
+pub(crate) fn write_common(
+    out: &mut BytesMut,
+    resp: &Response,
+    date: &[u8; DATE_LEN],
+    body: &[u8],
+) -> bool {
+    let Some(content_type) = &resp.content_type else {
+        return false;
+    };
+    if resp.status().as_u16() != 200
+        || !resp.headers.is_empty()
+        || content_type.len() > COMMON_CONTENT_TYPE_MAX
+        || body.len() > COMMON_BODY_MAX
+    {
+        return false;
+    }
+    let mut buf = [0u8; COMMON_MAX];
+    let date_at = OK_START.len();
+    let type_at = date_at + DATE_LEN + CONTENT_TYPE.len();
+    buf[..date_at].copy_from_slice(OK_START);
+    buf[date_at..date_at + DATE_LEN].copy_from_slice(date);
+    buf[date_at + DATE_LEN..type_at].copy_from_slice(CONTENT_TYPE);
+    let mut n = type_at;
+    let mut digits = itoa::Buffer::new();
+    let len = digits.format(body.len()).as_bytes();
+    for piece in [
+        content_type.as_bytes(),
+        CONTENT_LENGTH,
+        len,
+        b"\r\n\r\n",
+        body,
+    ] {
+        buf[n..n + piece.len()].copy_from_slice(piece);
+        n += piece.len();
+    }
+    out.extend_from_slice(&buf[..n]);
+    true
+}
+
 /// Writes the status line and headers of `resp`, ending with the blank line.
 pub(crate) fn write_head(
     out: &mut BytesMut,
@@ -144,6 +207,39 @@ mod tests {
             "HTTP/1.1 200 OK\r\nServer: carafe\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\n"
         );
+    }
+
+    /// The one-append path writes exactly what the general one does, and only for the
+    /// responses it is meant for.
+    #[test]
+    fn common_response_matches_general_path() {
+        let cases = [
+            (Response::text("Hello, World!"), true),
+            (Response::text(""), true),
+            (Response::text("x".repeat(COMMON_BODY_MAX)), true),
+            (Response::text("x".repeat(COMMON_BODY_MAX + 1)), false),
+            (Response::new("no type"), false),
+            (Response::text("hi").with_header("X-A", "1"), false),
+            (Response::text("hi").with_status(StatusCode::CREATED), false),
+            (
+                Response::new("hi").with_content_type("x".repeat(COMMON_CONTENT_TYPE_MAX + 1)),
+                false,
+            ),
+        ];
+        for (resp, common) in cases {
+            let body = resp.body().unwrap_or(b"").to_vec();
+            let mut fast = BytesMut::new();
+            assert_eq!(write_common(&mut fast, &resp, DATE, &body), common);
+            if common {
+                let mut general = BytesMut::new();
+                let framing = BodyFraming::Length(body.len() as u64);
+                write_head(&mut general, &resp, DATE, framing, Persistence::KeepAlive);
+                general.extend_from_slice(&body);
+                assert_eq!(fast, general);
+            } else {
+                assert!(fast.is_empty());
+            }
+        }
     }
 
     #[test]

@@ -331,6 +331,12 @@ impl H1 {
             (true, Version::Http10) => Persistence::KeepAlive10,
             (true, Version::Http11) => Persistence::KeepAlive,
         };
+        if let (false, Persistence::KeepAlive, Body::Full(bytes)) =
+            (is_head, persistence, &resp.body)
+            && encode::write_common(out, &resp, env.date, bytes)
+        {
+            return;
+        }
         encode::write_head(out, &resp, env.date, framing, persistence);
         if !keep_alive {
             self.reading = Reading::Closed;
