@@ -283,7 +283,16 @@ impl H1 {
         let status = response.status();
         let body_len = response.body_len();
         let keep_alive = head.keep_alive && !self.closing;
-        self.send(response, is_head, head.version, keep_alive, out, env);
+        // The commonest response is written whole here, before `send`: passing it there
+        // by value costs a copy of the response.
+        let common = keep_alive
+            && !is_head
+            && head.version == Version::Http11
+            && matches!(&response.body, Body::Full(bytes)
+                if encode::write_common(out, &response, env.date, bytes));
+        if !common {
+            self.send(response, is_head, head.version, keep_alive, out, env);
+        }
         if let Some(started) = started {
             let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
             log::info!(
@@ -331,12 +340,6 @@ impl H1 {
             (true, Version::Http10) => Persistence::KeepAlive10,
             (true, Version::Http11) => Persistence::KeepAlive,
         };
-        if let (false, Persistence::KeepAlive, Body::Full(bytes)) =
-            (is_head, persistence, &resp.body)
-            && encode::write_common(out, &resp, env.date, bytes)
-        {
-            return;
-        }
         encode::write_head(out, &resp, env.date, framing, persistence);
         if !keep_alive {
             self.reading = Reading::Closed;
