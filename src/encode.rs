@@ -85,15 +85,24 @@ pub(crate) fn write_common(
     buf[date_at..date_at + DATE_LEN].copy_from_slice(date);
     buf[date_at + DATE_LEN..type_at].copy_from_slice(CONTENT_TYPE);
     let mut n = type_at;
-    let mut digits = itoa::Buffer::new();
-    let len = digits.format(body.len()).as_bytes();
-    for piece in [
-        content_type.as_bytes(),
-        CONTENT_LENGTH,
-        len,
-        b"\r\n\r\n",
-        body,
-    ] {
+    for piece in [content_type.as_bytes(), CONTENT_LENGTH] {
+        buf[n..n + piece.len()].copy_from_slice(piece);
+        n += piece.len();
+    }
+    // At most three digits: written in place, cheaper than formatting and copying them.
+    const _: () = assert!(COMMON_BODY_MAX < 1000);
+    let len = body.len();
+    if len >= 100 {
+        buf[n] = b'0' + (len / 100) as u8;
+        n += 1;
+    }
+    if len >= 10 {
+        buf[n] = b'0' + (len / 10 % 10) as u8;
+        n += 1;
+    }
+    buf[n] = b'0' + (len % 10) as u8;
+    n += 1;
+    for piece in [&b"\r\n\r\n"[..], body] {
         buf[n..n + piece.len()].copy_from_slice(piece);
         n += piece.len();
     }
@@ -216,6 +225,9 @@ mod tests {
         let cases = [
             (Response::text("Hello, World!"), true),
             (Response::text(""), true),
+            (Response::text("x".repeat(9)), true),
+            (Response::text("x".repeat(100)), true),
+            (Response::text("x".repeat(105)), true),
             (Response::text("x".repeat(COMMON_BODY_MAX)), true),
             (Response::text("x".repeat(COMMON_BODY_MAX + 1)), false),
             (Response::new("no type"), false),
