@@ -39,6 +39,12 @@ pub fn app() -> App {
 /// `splits` picks, and checks that the output is a sequence of well-formed responses
 /// whatever the split.
 pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
+    check_responses(&feed(app, pieces(input, splits)));
+}
+
+/// Feeds `reads` to one connection's HTTP/1.1 exchange, as a socket would deliver them,
+/// and returns everything written (a streamed body is pulled to its end after each read).
+pub(crate) fn feed<'a>(app: &App, reads: impl Iterator<Item = &'a [u8]>) -> BytesMut {
     let date = DateCache::new();
     let limits = Limits::new(app.config());
     let env = Env {
@@ -50,7 +56,7 @@ pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
     let mut h1 = H1::new();
     let mut pending = Vec::new();
     let mut out = BytesMut::new();
-    for piece in pieces(input, splits) {
+    for piece in reads {
         pending.extend_from_slice(piece);
         loop {
             let used = h1.advance(&mut pending, &mut out, &env);
@@ -61,7 +67,7 @@ pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
             }
         }
     }
-    check_responses(&out);
+    out
 }
 
 /// `input` cut into reads: each of `splits` gives the length of one (1 to 256 bytes),
