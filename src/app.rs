@@ -454,7 +454,7 @@ impl App {
         let mut error = None;
         // One guard around the whole chain: a panic anywhere in it costs a 500.
         #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
-        let mut response = guarded(req, || {
+        let mut response = guarded_response(req, || {
             let outcome = (|| {
                 for hook in &outer.before {
                     if let Some(resp) = hook(req)? {
@@ -492,9 +492,8 @@ impl App {
             for hook in outer.after.iter().rev() {
                 hook(req, &mut response);
             }
-            Ok(response)
-        })
-        .unwrap_or_else(|err| err.to_response());
+            response
+        });
         // Exclusive again once the chain is done: the session is reached without a
         // `RefCell` borrow.
         #[cfg(feature = "sessions")]
@@ -608,14 +607,31 @@ impl App {
 /// Runs user code, turning a panic into a 500 for this request only.
 fn guarded<T>(req: &Request<'_>, f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        log::error!(
-            "panic while handling {} {}: {}",
-            req.method(),
-            req.path(),
-            panic_message(&*panic)
-        );
+        log_panic(req, &*panic);
         Err(abort(StatusCode::INTERNAL_SERVER_ERROR))
     })
+}
+
+#[cold]
+fn log_panic(req: &Request<'_>, panic: &(dyn Any + Send)) {
+    log::error!(
+        "panic while handling {} {}: {}",
+        req.method(),
+        req.path(),
+        panic_message(panic)
+    );
+}
+
+/// [`guarded`] for the whole chain, which always ends in a response: the guard hands it
+/// back as it is, without wrapping it in a `Result` to be unwrapped again.
+fn guarded_response(req: &Request<'_>, f: impl FnOnce() -> Response) -> Response {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(response) => response,
+        Err(panic) => {
+            log_panic(req, &*panic);
+            abort(StatusCode::INTERNAL_SERVER_ERROR).to_response()
+        }
+    }
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {
