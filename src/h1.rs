@@ -151,7 +151,9 @@ impl H1 {
             }
             Reading::Head { .. } => {
                 parse::with_header_slots(env.limits.max_headers, |slots| {
-                    let head = match parse::parse_head(buf, slots, env.limits) {
+                    // Borrowed where it was parsed: moved out, the head was copied once more.
+                    let parsed = parse::parse_head(buf, slots, env.limits);
+                    let head = match &parsed {
                         Ok(Some(head)) => {
                             self.reading = Reading::Head { seen: 0 };
                             head
@@ -167,7 +169,7 @@ impl H1 {
                             // The limit was checked against the body limit, so this fits.
                             let total = head.len + len as usize;
                             if buf.len() >= total {
-                                self.respond(&head, &buf[head.len..total], out, env);
+                                self.respond(head, &buf[head.len..total], out, env);
                                 return Step::Answered(total);
                             }
                             if head.expect_continue {
