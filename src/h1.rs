@@ -128,7 +128,14 @@ impl H1 {
                 return used;
             }
             match self.step(&mut input[used..], out, env) {
-                Step::Answered(n) => used += n,
+                Step::Answered(n) => {
+                    used += n;
+                    // All input used and nothing left to send: another step would only
+                    // find that out (`NeedMore`, or `Closed` reporting the same length).
+                    if used == input.len() && matches!(self.writing, Writing::Idle) {
+                        return used;
+                    }
+                }
                 Step::Again => {}
                 Step::NeedMore => return used,
                 Step::Closed => return input.len(),
