@@ -35,12 +35,10 @@ impl Default for Limits {
 /// Parses the request head at the start of `buf` with the server's header slots and
 /// checks; returns its length and header count, or `None` if incomplete or refused.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Option<(usize, usize)> {
-    parse::with_header_slots(limits.0.max_headers, |slots| {
-        match parse::parse_head(buf, slots, &limits.0) {
-            Ok(Some(head)) => Some((head.len, head.headers.len())),
-            _ => None,
-        }
-    })
+    match parse::parse_head(buf, &mut parse::HeaderSlots::new(), &limits.0) {
+        Ok(Some(head)) => Some((head.len, head.headers.len())),
+        _ => None,
+    }
 }
 
 /// Decodes the chunked body at the start of `buf` in place, as the exchange does after a

@@ -39,6 +39,7 @@ pub fn app() -> App {
 /// `splits` picks, and checks that the output is a sequence of well-formed responses
 /// whatever the split.
 pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
+    crate::parse::check_plain_request_line(input);
     check_responses(&feed(app, pieces(input, splits)));
 }
 

@@ -18,7 +18,7 @@ use crate::body::{ChunkError, ChunkedDecoder, Cursor};
 use crate::date::DATE_LEN;
 use crate::encode::{self, BodyFraming, Persistence};
 use crate::method::Method;
-use crate::parse::{self, Framing, Head, Limits, ParseError, Slot, Version};
+use crate::parse::{self, Framing, Head, HeaderSlots, Limits, ParseError, Version};
 use crate::request::Request;
 use crate::response::{Body, Response};
 use crate::status::StatusCode;
@@ -157,52 +157,51 @@ impl H1 {
                 }
             }
             Reading::Head { .. } => {
-                parse::with_header_slots(env.limits.max_headers, |slots| {
-                    // Borrowed where it was parsed: moved out, the head was copied once more.
-                    let parsed = parse::parse_head(buf, slots, env.limits);
-                    let head = match &parsed {
-                        Ok(Some(head)) => {
-                            self.reading = Reading::Head { seen: 0 };
-                            head
-                        }
-                        Ok(None) => {
-                            self.reading = Reading::Head { seen: buf.len() };
-                            return Step::NeedMore;
-                        }
-                        Err(err) => return self.fail(err.status(), err.reason(), out, env),
-                    };
-                    match head.framing {
-                        Framing::Length(len) => {
-                            // The limit was checked against the body limit, so this fits.
-                            let total = head.len + len as usize;
-                            if buf.len() >= total {
-                                self.respond(head, &buf[head.len..total], out, env);
-                                if buf.len() == total {
-                                    return Step::Answered(total);
-                                }
-                                let more = self.answer_pipelined(&buf[total..], slots, out, env);
-                                return Step::Answered(total + more);
-                            }
-                            if head.expect_continue {
-                                encode::write_continue(out);
-                            }
-                            self.reading = Reading::Length {
-                                head_len: head.len,
-                                body_len: len as usize,
-                            };
-                            Step::NeedMore
-                        }
-                        Framing::Chunked => {
-                            self.reading = Reading::Chunked {
-                                head_len: head.len,
-                                decoder: ChunkedDecoder::new(env.limits.max_body_size),
-                                cursor: Cursor::default(),
-                                expect_continue: head.expect_continue,
-                            };
-                            Step::Again
-                        }
+                let mut slots = HeaderSlots::new();
+                // Borrowed where it was parsed: moved out, the head was copied once more.
+                let parsed = parse::parse_head(buf, &mut slots, env.limits);
+                let head = match &parsed {
+                    Ok(Some(head)) => {
+                        self.reading = Reading::Head { seen: 0 };
+                        head
                     }
-                })
+                    Ok(None) => {
+                        self.reading = Reading::Head { seen: buf.len() };
+                        return Step::NeedMore;
+                    }
+                    Err(err) => return self.fail(err.status(), err.reason(), out, env),
+                };
+                match head.framing {
+                    Framing::Length(len) => {
+                        // The limit was checked against the body limit, so this fits.
+                        let total = head.len + len as usize;
+                        if buf.len() >= total {
+                            self.respond(head, &buf[head.len..total], out, env);
+                            if buf.len() == total {
+                                return Step::Answered(total);
+                            }
+                            let more = self.answer_pipelined(&buf[total..], &mut slots, out, env);
+                            return Step::Answered(total + more);
+                        }
+                        if head.expect_continue {
+                            encode::write_continue(out);
+                        }
+                        self.reading = Reading::Length {
+                            head_len: head.len,
+                            body_len: len as usize,
+                        };
+                        Step::NeedMore
+                    }
+                    Framing::Chunked => {
+                        self.reading = Reading::Chunked {
+                            head_len: head.len,
+                            decoder: ChunkedDecoder::new(env.limits.max_body_size),
+                            cursor: Cursor::default(),
+                            expect_continue: head.expect_continue,
+                        };
+                        Step::Again
+                    }
+                }
             }
             Reading::Length { head_len, body_len } => {
                 let (head_len, total) = (*head_len, *head_len + *body_len);
@@ -259,7 +258,7 @@ impl H1 {
     fn answer_pipelined<'b>(
         &mut self,
         buf: &'b [u8],
-        slots: &mut [Slot<'b>],
+        slots: &mut HeaderSlots<'b>,
         out: &mut BytesMut,
         env: &Env<'_>,
     ) -> usize {
@@ -289,14 +288,12 @@ impl H1 {
     /// Answers a request whose head was parsed on an earlier call: parse it again (it is
     /// known to be valid, and re-parsing is cheaper than keeping owned copies).
     fn respond_buffered(&mut self, head: &[u8], body: &[u8], out: &mut BytesMut, env: &Env<'_>) {
-        parse::with_header_slots(env.limits.max_headers, |slots| {
-            match parse::parse_head(head, slots, env.limits) {
-                Ok(Some(head)) => self.respond(&head, body, out, env),
-                _ => {
-                    self.fail(StatusCode::BAD_REQUEST, "malformed request", out, env);
-                }
+        match parse::parse_head(head, &mut HeaderSlots::new(), env.limits) {
+            Ok(Some(head)) => self.respond(&head, body, out, env),
+            _ => {
+                self.fail(StatusCode::BAD_REQUEST, "malformed request", out, env);
             }
-        });
+        }
     }
 
     /// Runs the app on one request and encodes its response.

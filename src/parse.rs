@@ -4,15 +4,12 @@
 //! Parsing is a push step: the caller owns the buffer and the header slots, calls
 //! [`parse_head`] whenever more bytes arrive, and gets `Ok(None)` until the head is whole.
 
-use std::mem::MaybeUninit;
-
 use crate::config::Config;
 use crate::status::StatusCode;
 
-/// Header slots kept on the stack; a larger `max_headers` falls back to the heap.
-pub(crate) const STACK_HEADERS: usize = 128;
-
-pub(crate) type Slot<'b> = MaybeUninit<httparse::Header<'b>>;
+/// Header slots on the stack: enough for nearly every request, and cheap to clear.
+/// A head with more fields (up to `max_headers`) is parsed again into slots on the heap.
+const STACK_HEADERS: usize = 32;
 
 /// The limits the parser enforces, copied out of [`Config`] so the hot path reads one struct.
 #[derive(Clone, Copy, Debug)]
@@ -72,8 +69,10 @@ pub(crate) struct Head<'b, 'h> {
 pub(crate) enum ParseError {
     /// Malformed syntax or contradictory framing → 400.
     Bad(&'static str),
-    /// Head or header count over the limit → 431.
+    /// Head over the size limit → 431.
     HeadTooLarge,
+    /// More header fields than the limit → 431.
+    TooManyFields,
     /// Request-target over the limit → 414.
     UriTooLong,
     /// Declared body over the limit → 413.
@@ -90,7 +89,9 @@ impl ParseError {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             ParseError::Bad(_) => StatusCode::BAD_REQUEST,
-            ParseError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ParseError::HeadTooLarge | ParseError::TooManyFields => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
             ParseError::UriTooLong => StatusCode::URI_TOO_LONG,
             ParseError::BodyTooLarge => StatusCode::CONTENT_TOO_LARGE,
             ParseError::UnsupportedCoding => StatusCode::NOT_IMPLEMENTED,
@@ -104,6 +105,7 @@ impl ParseError {
         match self {
             ParseError::Bad(why) => why,
             ParseError::HeadTooLarge => "request header fields too large",
+            ParseError::TooManyFields => "too many header fields",
             ParseError::UriTooLong => "request-target too long",
             ParseError::BodyTooLarge => "request body too large",
             ParseError::UnsupportedCoding => "transfer coding not implemented",
@@ -113,43 +115,75 @@ impl ParseError {
     }
 }
 
-/// Runs `f` with `n` uninitialised header slots: on the stack when `n` is small.
-#[inline]
-pub(crate) fn with_header_slots<'b, R>(n: usize, f: impl FnOnce(&mut [Slot<'b>]) -> R) -> R {
-    if n <= STACK_HEADERS {
-        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        f(&mut slots[..n])
-    } else {
-        let mut slots = Vec::with_capacity(n);
-        slots.resize_with(n, MaybeUninit::uninit);
-        f(&mut slots)
+/// Where a head's fields are parsed to: [`STACK_HEADERS`] slots in place, and more on
+/// the heap only for a head that has more fields than that.
+pub(crate) struct HeaderSlots<'b> {
+    stack: [httparse::Header<'b>; STACK_HEADERS],
+    heap: Vec<httparse::Header<'b>>,
+}
+
+impl<'b> HeaderSlots<'b> {
+    #[inline]
+    pub(crate) fn new() -> HeaderSlots<'b> {
+        const EMPTY: HeaderSlots<'static> = HeaderSlots {
+            stack: [httparse::EMPTY_HEADER; STACK_HEADERS],
+            heap: Vec::new(),
+        };
+        EMPTY
     }
 }
 
 /// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete.
-///
-/// `slots` bounds the header count (pass `limits.max_headers` of them).
 pub(crate) fn parse_head<'b, 'h>(
     buf: &'b [u8],
-    slots: &'h mut [Slot<'b>],
+    slots: &'h mut HeaderSlots<'b>,
     limits: &Limits,
 ) -> Result<Option<Head<'b, 'h>>, ParseError> {
-    let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(buf, slots) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
-        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadTooLarge),
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
-        Err(httparse::Error::HeaderName) => return Err(ParseError::Bad("invalid header name")),
-        Err(httparse::Error::HeaderValue) => return Err(ParseError::Bad("invalid header value")),
-        Err(_) => return Err(ParseError::Bad("malformed request line or header")),
+    let n = limits.max_headers;
+    match parse_head_into(buf, &mut slots.stack[..n.min(STACK_HEADERS)], limits) {
+        Err(ParseError::TooManyFields) if n > STACK_HEADERS => {
+            slots.heap = vec![httparse::EMPTY_HEADER; n];
+            parse_head_into(buf, &mut slots.heap, limits)
+        }
+        parsed => parsed,
+    }
+}
+
+fn parse_head_into<'b, 'h>(
+    buf: &'b [u8],
+    slots: &'h mut [httparse::Header<'b>],
+    limits: &Limits,
+) -> Result<Option<Head<'b, 'h>>, ParseError> {
+    let (method, target, minor, headers, len) = match plain_request_line(buf) {
+        // The line is known good: only the fields are left to parse.
+        Some(line) => match httparse::parse_headers(&buf[line.len..], slots) {
+            Ok(httparse::Status::Complete((len, headers))) => (
+                line.method,
+                line.target,
+                line.minor,
+                headers,
+                line.len + len,
+            ),
+            Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
+            Err(err) => return Err(head_error(err, buf)),
+        },
+        None => {
+            let mut req = httparse::Request::new(slots);
+            let len = match req.parse(buf) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return check_partial(buf, limits).map(|()| None),
+                Err(err) => return Err(head_error(err, buf)),
+            };
+            let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version)
+            else {
+                return Err(ParseError::Bad("malformed request line"));
+            };
+            (method, target, minor, &*req.headers, len)
+        }
     };
     if len > limits.max_head_size {
         return Err(ParseError::HeadTooLarge);
     }
-    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
-        return Err(ParseError::Bad("malformed request line"));
-    };
     if target.len() > limits.max_uri_len {
         return Err(ParseError::UriTooLong);
     }
@@ -159,7 +193,6 @@ pub(crate) fn parse_head<'b, 'h>(
         Version::Http11
     };
     check_target(method, target)?;
-    let headers: &'h [httparse::Header<'b>] = req.headers;
     let fields = scan_fields(headers, version, limits)?;
     Ok(Some(Head {
         method,
@@ -171,6 +204,113 @@ pub(crate) fn parse_head<'b, 'h>(
         keep_alive: fields.keep_alive,
         expect_continue: fields.expect_continue,
     }))
+}
+
+/// What an `httparse` error means for the client.
+fn head_error(err: httparse::Error, buf: &[u8]) -> ParseError {
+    match err {
+        httparse::Error::TooManyHeaders => ParseError::TooManyFields,
+        httparse::Error::Version => version_error(buf),
+        httparse::Error::HeaderName => ParseError::Bad("invalid header name"),
+        httparse::Error::HeaderValue => ParseError::Bad("invalid header value"),
+        _ => ParseError::Bad("malformed request line or header"),
+    }
+}
+
+/// A request line read without `httparse`: method, target, minor version, and its
+/// length with the CRLF.
+struct RequestLine<'b> {
+    method: &'b str,
+    target: &'b str,
+    minor: u8,
+    len: usize,
+}
+
+/// Reads the request line when it has the plain form nearly every client sends: an
+/// upper-case method, one space, a printable-ASCII target, one space, `HTTP/1.0` or
+/// `HTTP/1.1`, CRLF. Anything else (leading blank lines, other bytes, a line still
+/// arriving) is `None`, for `httparse` to decide.
+///
+/// Every line taken here is one `httparse` reads the same way; reading it here skips
+/// its UTF-8 check of the target, a quarter of a small request's parsing.
+fn plain_request_line(buf: &[u8]) -> Option<RequestLine<'_>> {
+    let method_len = if buf.starts_with(b"GET ") {
+        3
+    } else {
+        let len = buf.iter().position(|&b| !b.is_ascii_uppercase())?;
+        if len == 0 || buf[len] != b' ' {
+            return None;
+        }
+        len
+    };
+    let target_start = method_len + 1;
+    let target_len = printable_prefix(&buf[target_start..]);
+    let version_start = target_start + target_len + 1;
+    if target_len == 0 || buf.get(version_start - 1) != Some(&b' ') {
+        return None;
+    }
+    let version = buf.get(version_start..version_start + 10)?;
+    let minor = match (&version[..8], &version[8..]) {
+        (b"HTTP/1.1", b"\r\n") => 1,
+        (b"HTTP/1.0", b"\r\n") => 0,
+        _ => return None,
+    };
+    // SAFETY: both ranges hold ASCII only, checked above, so they are UTF-8.
+    let (method, target) = unsafe {
+        (
+            std::str::from_utf8_unchecked(&buf[..method_len]),
+            std::str::from_utf8_unchecked(&buf[target_start..target_start + target_len]),
+        )
+    };
+    Some(RequestLine {
+        method,
+        target,
+        minor,
+        len: version_start + 10,
+    })
+}
+
+/// The length of the run of printable ASCII (`!` to `~`) that starts `bytes`, eight
+/// bytes at a time: the per-byte loop was most of a short request line's cost.
+fn printable_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(word.try_into().unwrap());
+        // A high bit for each byte below `!` or above `~`. Borrows and carries can only
+        // mark bytes after the first such byte, so the lowest mark is exact.
+        let below = word.wrapping_sub(ONES * 0x21) & !word & HIGH;
+        let above = (word.wrapping_add(ONES) | word) & HIGH;
+        let marks = below | above;
+        if marks != 0 {
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|b| !(b'!'..=b'~').contains(b))
+        .unwrap_or(bytes.len() - at)
+}
+
+/// Panics unless `httparse` reads a request line that [`plain_request_line`] reads, at
+/// the start of `buf`, the same way: method, target, version and length.
+pub(crate) fn check_plain_request_line(buf: &[u8]) {
+    let Some(line) = plain_request_line(buf) else {
+        return;
+    };
+    // The line alone, then an empty field section.
+    let mut head = buf[..line.len].to_vec();
+    head.extend_from_slice(b"\r\n");
+    let mut req = httparse::Request::new(&mut []);
+    assert_eq!(req.parse(&head), Ok(httparse::Status::Complete(head.len())));
+    assert_eq!(
+        (req.method, req.path, req.version),
+        (Some(line.method), Some(line.target), Some(line.minor)),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
 }
 
 /// An incomplete head may already be over a limit; say so now rather than buffer more.
@@ -485,17 +625,15 @@ mod tests {
     }
 
     fn parse_with(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ParseError> {
-        with_header_slots(limits.max_headers, |slots| {
-            parse_head(buf, slots, limits).map(|head| {
-                head.map(|h| {
-                    (
-                        h.method.to_owned(),
-                        h.target.to_owned(),
-                        h.framing,
-                        h.keep_alive,
-                        h.len,
-                    )
-                })
+        parse_head(buf, &mut HeaderSlots::new(), limits).map(|head| {
+            head.map(|h| {
+                (
+                    h.method.to_owned(),
+                    h.target.to_owned(),
+                    h.framing,
+                    h.keep_alive,
+                    h.len,
+                )
             })
         })
     }
@@ -645,7 +783,7 @@ mod tests {
             max_body_size: 10,
         };
         let too_many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-        assert_eq!(parse_with(too_many, &small), Err(ParseError::HeadTooLarge));
+        assert_eq!(parse_with(too_many, &small), Err(ParseError::TooManyFields));
         let long_uri = b"GET /aaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n";
         assert_eq!(parse_with(long_uri, &small), Err(ParseError::UriTooLong));
         // Still incomplete, but already past the limits.
@@ -663,17 +801,154 @@ mod tests {
     }
 
     #[test]
+    fn printable_prefix_is_the_first_other_byte() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|b| !(b'!'..=b'~').contains(b))
+                .unwrap_or(bytes.len())
+        };
+        // Every byte value at every position of a word and across the word boundary,
+        // after printable bytes that sit at the edges of the range.
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'~'; len];
+                    bytes[..at].iter_mut().step_by(2).for_each(|x| *x = b'!');
+                    bytes[at] = b;
+                    assert_eq!(printable_prefix(&bytes), naive(&bytes), "{bytes:?}");
+                    // A second odd byte after the first must not hide it.
+                    if at + 1 < len {
+                        bytes[at + 1] = 0xff - b;
+                        assert_eq!(printable_prefix(&bytes), naive(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_request_lines_are_read_as_httparse_reads_them() {
+        // The fast path takes the lines clients send...
+        for line in [
+            &b"GET /plaintext HTTP/1.1\r\n"[..],
+            b"POST /a/b?c=d&e=%20 HTTP/1.0\r\n",
+            b"DELETE /x HTTP/1.1\r\n",
+            b"OPTIONS * HTTP/1.1\r\n",
+            b"GET http://example.com/~a!$&'()*+,;=:@ HTTP/1.1\r\n",
+        ] {
+            assert!(plain_request_line(line).is_some(), "{line:?}");
+            check_plain_request_line(line);
+        }
+        // ...and leaves the rest to httparse.
+        for line in [
+            &b"\r\nGET / HTTP/1.1\r\n"[..],
+            b"get / HTTP/1.1\r\n",
+            b"GET  / HTTP/1.1\r\n",
+            b"GET / HTTP/1.1\n",
+            b"GET / HTTP/1.2\r\n",
+            b"GET /\xc3\xa9 HTTP/1.1\r\n",
+            b"GET / HTTP/1.1",
+            b"GET /",
+            b"M-SEARCH * HTTP/1.1\r\n",
+        ] {
+            assert!(plain_request_line(line).is_none(), "{line:?}");
+        }
+        // Random lines from pieces near the edges of what is allowed.
+        let pieces: &[&[u8]] = &[
+            b"GET",
+            b"POST",
+            b"PATCH",
+            b"get",
+            b"G-T",
+            b" ",
+            b"  ",
+            b"\t",
+            b"/",
+            b"/plain",
+            b"?",
+            b"%",
+            b"~",
+            b"!",
+            b"\x7f",
+            b"\x80",
+            b"\xc3\xa9",
+            b"\x00",
+            b"*",
+            b"HTTP/1.1",
+            b"HTTP/1.0",
+            b"HTTP/1.2",
+            b"HTTP/2.0",
+            b"http/1.1",
+            b"\r\n",
+            b"\n",
+            b"\r",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let mut line = Vec::new();
+            // Mostly well-formed shapes, with one piece swapped at random.
+            let shape: [&[u8]; 6] = [b"GET", b" ", b"/plain", b" ", b"HTTP/1.1", b"\r\n"];
+            for (i, piece) in shape.iter().enumerate() {
+                if next(3) == 0 {
+                    line.extend_from_slice(pieces[next(pieces.len())]);
+                }
+                if i != next(8) {
+                    line.extend_from_slice(piece);
+                }
+            }
+            taken += usize::from(plain_request_line(&line).is_some());
+            check_plain_request_line(&line);
+        }
+        assert!(taken > 10_000, "the fast path took only {taken} lines");
+    }
+
+    /// A head with `fields` fields, the last one `Last: yes`.
+    fn head_with_fields(fields: usize) -> Vec<u8> {
+        let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 1..fields - 1 {
+            req.extend(format!("X-{i}: v\r\n").as_bytes());
+        }
+        req.extend(b"Last: yes\r\n\r\n");
+        req
+    }
+
+    #[test]
     fn header_slots_beyond_the_stack() {
         let many = Limits {
             max_headers: 300,
             ..LIMITS
         };
-        let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
-        for i in 0..200 {
-            req.extend(format!("X-{i}: v\r\n").as_bytes());
+        // Around the stack's size, up to the limit, and one over it.
+        for (fields, limits) in [
+            (STACK_HEADERS, &LIMITS),
+            (STACK_HEADERS + 1, &LIMITS),
+            (100, &LIMITS),
+            (200, &many),
+            (300, &many),
+        ] {
+            let req = head_with_fields(fields);
+            let mut slots = HeaderSlots::new();
+            let parsed = parse_head(&req, &mut slots, limits);
+            let head = parsed.unwrap().unwrap();
+            assert_eq!(head.headers.len(), fields);
+            assert_eq!(head.headers[fields - 1].value, b"yes");
+            assert_eq!(head.len, req.len());
         }
-        req.extend(b"\r\n");
-        assert!(parse_with(&req, &many).unwrap().is_some());
-        assert_eq!(parse(&req), Err(ParseError::HeadTooLarge));
+        assert_eq!(
+            parse(&head_with_fields(101)),
+            Err(ParseError::TooManyFields)
+        );
+        assert_eq!(
+            parse_with(&head_with_fields(301), &many),
+            Err(ParseError::TooManyFields)
+        );
     }
 }
