@@ -314,7 +314,9 @@ impl H1 {
             body,
             env.peer,
         );
-        let mut response = env.app.handle(&mut req);
+        // Every path through `handle` replaces this.
+        let mut response = Response::empty(StatusCode::OK);
+        env.app.handle(&mut req, &mut response);
         if response.status().is_informational() {
             // An interim status would leave the client waiting for the final response.
             log::error!(

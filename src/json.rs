@@ -28,7 +28,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match to_bytes(&self.0) {
             // A framework constant: the header check is skipped, as for `Response::text`.
-            Ok(body) => Response::new(body).with_known_content_type("application/json"),
+            Ok(body) => Response::with_known_type(body, "application/json"),
             Err(e) => {
                 log::error!("could not serialise a JSON response: {e}");
                 abort(500).to_response()

@@ -249,10 +249,15 @@ fn plain_request_line(buf: &[u8]) -> Option<RequestLine<'_>> {
     if target_len == 0 || buf.get(version_start - 1) != Some(&b' ') {
         return None;
     }
+    // Compared as two words: matching the ten bytes as slices cost three times as much.
     let version = buf.get(version_start..version_start + 10)?;
-    let minor = match (&version[..8], &version[8..]) {
-        (b"HTTP/1.1", b"\r\n") => 1,
-        (b"HTTP/1.0", b"\r\n") => 0,
+    let (name, end) = version.split_at(8);
+    if end != b"\r\n" {
+        return None;
+    }
+    let minor = match u64::from_le_bytes(name.try_into().ok()?) {
+        HTTP_11 => 1,
+        HTTP_10 => 0,
         _ => return None,
     };
     // SAFETY: both ranges hold ASCII only, checked above, so they are UTF-8.
@@ -269,6 +274,9 @@ fn plain_request_line(buf: &[u8]) -> Option<RequestLine<'_>> {
         len: version_start + 10,
     })
 }
+
+const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// The length of the run of printable ASCII (`!` to `~`) that starts `bytes`, eight
 /// bytes at a time: the per-byte loop was most of a short request line's cost.
