@@ -1,5 +1,7 @@
 //! Response heads and chunk framing, written straight into the write buffer.
 
+use std::mem::MaybeUninit;
+
 use bytes::{BufMut, BytesMut};
 
 use crate::date::DATE_LEN;
@@ -60,8 +62,10 @@ const COMMON_MAX: usize = OK_START.len()
 /// framework's `Server`, `Date`, a short `Content-Type`, `Content-Length` and a short
 /// body, kept alive (HTTP/1.1), no other headers. Returns whether it did.
 ///
-/// The bytes are what [`write_head`] followed by the body would write, assembled on the
-/// stack and appended once: one capacity check instead of one per piece.
+/// The bytes are what [`write_head`] followed by the body would write, put straight into
+/// the buffer's spare room after one capacity check, instead of one check per piece.
+/// (Assembled in a stack buffer and appended, they were zeroed, written, then read
+/// back before the writes had landed: a stall on every response.)
 pub(crate) fn write_common(
     out: &mut BytesMut,
     resp: &Response,
@@ -78,36 +82,47 @@ pub(crate) fn write_common(
     {
         return false;
     }
-    let mut buf = [0u8; COMMON_MAX];
-    let date_at = OK_START.len();
-    let type_at = date_at + DATE_LEN + CONTENT_TYPE.len();
-    buf[..date_at].copy_from_slice(OK_START);
-    buf[date_at..date_at + DATE_LEN].copy_from_slice(date);
-    buf[date_at + DATE_LEN..type_at].copy_from_slice(CONTENT_TYPE);
-    let mut n = type_at;
-    for piece in [content_type.as_bytes(), CONTENT_LENGTH] {
-        buf[n..n + piece.len()].copy_from_slice(piece);
-        n += piece.len();
+    out.reserve(COMMON_MAX);
+    let room = &mut out.spare_capacity_mut()[..COMMON_MAX];
+    let mut n = 0;
+    for piece in [
+        OK_START,
+        date,
+        CONTENT_TYPE,
+        content_type.as_bytes(),
+        CONTENT_LENGTH,
+    ] {
+        n = put(room, n, piece);
     }
     // At most three digits: written in place, cheaper than formatting and copying them.
     const _: () = assert!(COMMON_BODY_MAX < 1000);
     let len = body.len();
     if len >= 100 {
-        buf[n] = b'0' + (len / 100) as u8;
+        room[n].write(b'0' + (len / 100) as u8);
         n += 1;
     }
     if len >= 10 {
-        buf[n] = b'0' + (len / 10 % 10) as u8;
+        room[n].write(b'0' + (len / 10 % 10) as u8);
         n += 1;
     }
-    buf[n] = b'0' + (len % 10) as u8;
+    room[n].write(b'0' + (len % 10) as u8);
     n += 1;
-    for piece in [&b"\r\n\r\n"[..], body] {
-        buf[n..n + piece.len()].copy_from_slice(piece);
-        n += piece.len();
-    }
-    out.extend_from_slice(&buf[..n]);
+    n = put(room, n, b"\r\n\r\n");
+    n = put(room, n, body);
+    // SAFETY: the first `n` bytes of the spare room were written just above, and
+    // `n <= COMMON_MAX` (the slice was that long), which `reserve` made room for.
+    unsafe { out.set_len(out.len() + n) };
     true
+}
+
+/// Copies `piece` into `room` at `at`; returns where it ends.
+#[inline(always)]
+fn put(room: &mut [MaybeUninit<u8>], at: usize, piece: &[u8]) -> usize {
+    let end = at + piece.len();
+    for (slot, &byte) in room[at..end].iter_mut().zip(piece) {
+        slot.write(byte);
+    }
+    end
 }
 
 /// Writes the status line and headers of `resp`, ending with the blank line.
