@@ -269,7 +269,10 @@ impl H1 {
             && out.len() < OUTPUT_HIGH_WATER
         {
             let rest = &buf[used..];
-            let Ok(Some(head)) = parse::parse_head(rest, slots, env.limits) else {
+            // Borrowed where it was parsed, as in `step`: moving the head out of the
+            // result copied it, reading back what was just stored (a stall).
+            let parsed = parse::parse_head(rest, slots, env.limits);
+            let Ok(Some(head)) = &parsed else {
                 break;
             };
             let Framing::Length(len) = head.framing else {
@@ -279,7 +282,7 @@ impl H1 {
             if rest.len() < total {
                 break;
             }
-            self.respond(&head, &rest[head.len..total], out, env);
+            self.respond(head, &rest[head.len..total], out, env);
             used += total;
         }
         used
