@@ -4,8 +4,9 @@
 # The load benchmark in one command. Builds examples/techempower.rs in release, starts it,
 # drives it with wrk (installed with apt-get if missing) and prints, per scenario:
 #   requests/s, p99 latency, the server's CPU time per request (utime+stime of the server
-#   over the measured run / requests), its peak RSS so far (VmHWM), and how busy each core
-#   was (CPU1% near 100 with CPU0% below it: wrk, not the server, was the limit).
+#   over the measured run / requests) and the user-space part of it, its peak RSS so far
+#   (VmHWM), and how busy each core was (CPU1% near 100 with CPU0% below it: wrk, not the
+#   server, was the limit).
 # Then the resident memory of one loop holding 10 000 idle keep-alive connections.
 #
 # One loop (default): the server pinned to CPU 0, `wrk -t1` pinned to CPU 1.
@@ -74,9 +75,9 @@ stop_server() {
 trap 'kill $spid 2>/dev/null' EXIT
 
 hz=$(getconf CLK_TCK)
-snap() { # server-ticks cpu0-busy cpu0-total cpu1-busy cpu1-total
-  local t; t=$(sed 's/.*) //' /proc/$spid/stat 2>/dev/null | awk '{print $12 + $13}')
-  awk -v t="${t:-0}" '/^cpu[01] / {idle = $5 + $6; tot = 0; for (i = 2; i <= NF; i++) tot += $i; o = o " " tot - idle " " tot}
+snap() { # server-user-ticks server-system-ticks cpu0-busy cpu0-total cpu1-busy cpu1-total
+  local t; t=$(sed 's/.*) //' /proc/$spid/stat 2>/dev/null | awk '{print $12 " " $13}')
+  awk -v t="${t:-0 0}" '/^cpu[01] / {idle = $5 + $6; tot = 0; for (i = 2; i <= NF; i++) tot += $i; o = o " " tot - idle " " tot}
                       END {print t o}' /proc/stat
 }
 if [ "$workers" = 1 ]; then
@@ -87,7 +88,7 @@ fi
 
 {
   echo "# carafe load.sh $(date -u +%FT%TZ) workers=$workers warm=${WARM}s dur=${DUR}s; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uname -sr)"
-  printf '%-17s %10s %9s %7s %10s %10s %6s %6s\n' SCENARIO REQ/S P99 ERRORS PEAK_RSS_KB CPU_US/REQ CPU0% CPU1%
+  printf '%-17s %10s %9s %7s %10s %10s %8s %6s %6s\n' SCENARIO REQ/S P99 ERRORS PEAK_RSS_KB CPU_US/REQ USER_US CPU0% CPU1%
 } | tee -a "$results"
 
 start_server "$logs/server.log"
@@ -100,13 +101,13 @@ for sc in $scenarios; do
     *) echo "load.sh: unknown scenario $sc" >&2; continue ;;
   esac
   "${wrk[@]}" -d"${WARM}s" "${args[@]}" >/dev/null 2>&1
-  read -r s0 a0 t0 b0 u0 < <(snap)
+  read -r us0 s0 a0 t0 b0 u0 < <(snap)
   "${wrk[@]}" -d"${DUR}s" --latency "${args[@]}" >"$logs/$sc.wrk" 2>&1
-  read -r s1 a1 t1 b1 u1 < <(snap)
+  read -r us1 s1 a1 t1 b1 u1 < <(snap)
   alive=; kill -0 $spid 2>/dev/null && alive=1
   rss=$(awk '/VmHWM/ {print $2}' /proc/$spid/status 2>/dev/null)
   awk -v sc="$sc" -v rss="${rss:-?}" -v alive="$alive" -v hz="$hz" \
-      -v cpu=$((s1 - s0)) -v c0=$((a1 - a0)) -v n0=$((t1 - t0)) -v c1=$((b1 - b0)) -v n1=$((u1 - u0)) '
+      -v cpu=$((us1 - us0 + s1 - s0)) -v user=$((us1 - us0)) -v c0=$((a1 - a0)) -v n0=$((t1 - t0)) -v c1=$((b1 - b0)) -v n1=$((u1 - u0)) '
     / requests in / {reqs = $1}
     /Requests\/sec/ {rps = $2}
     /^ +99%/ {p99 = $2}
@@ -116,8 +117,9 @@ for sc in $scenarios; do
       # wrk corrects latency for coordinated omission per request, which pipelining breaks.
       if (sc ~ /pipe/) p99 = "n/a"
       if (!alive) rss = "DIED"
-      printf "%-17s %10s %9s %7d %11s %10s %6.0f %6.0f\n", sc, rps ? rps : "0", p99 ? p99 : "?", err, rss,
-             reqs ? sprintf("%.2f", cpu / hz * 1e6 / reqs) : "?", n0 ? 100 * c0 / n0 : 0, n1 ? 100 * c1 / n1 : 0
+      printf "%-17s %10s %9s %7d %11s %10s %8s %6.0f %6.0f\n", sc, rps ? rps : "0", p99 ? p99 : "?", err, rss,
+             reqs ? sprintf("%.2f", cpu / hz * 1e6 / reqs) : "?", reqs ? sprintf("%.3f", user / hz * 1e6 / reqs) : "?",
+             n0 ? 100 * c0 / n0 : 0, n1 ? 100 * c1 / n1 : 0
     }' "$logs/$sc.wrk" | tee -a "$results"
   [ -n "$alive" ] || { echo "load.sh: the server died (see $logs/server.log)" >&2; exit 1; }
 done
