@@ -25,7 +25,9 @@ use std::time::Duration;
 pub struct Config {
     /// Largest request head (request line and fields) in bytes; larger → 431.
     pub max_head_size: usize,
-    /// Most header fields in one request; more → 431.
+    /// Most header fields in one request; more → 431. The first 32 are parsed into
+    /// slots on the stack; a head with more is parsed again into `max_headers` slots
+    /// on the heap.
     pub max_headers: usize,
     /// Longest request-target in bytes; longer → 414.
     pub max_uri_len: usize,
