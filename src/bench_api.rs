@@ -6,14 +6,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use bytes::BytesMut;
 
-use crate::app::App;
-use crate::body::{ChunkedDecoder, Cursor};
 use crate::config::Config;
-use crate::date::DateCache;
-use crate::encode::{self, BodyFraming, Persistence};
-use crate::h1::{Env, H1};
-use crate::parse;
-use crate::router::{self, Params, Routed, Rule};
+use crate::http::body::{ChunkedDecoder, Cursor};
+use crate::http::date::DateCache;
+use crate::http::encode::{self, BodyFraming, Persistence};
+use crate::http::parse;
+use crate::server::h1::{Env, H1};
+use crate::web::app::App;
+use crate::web::router::{self, Params, Routed, Rule};
 use crate::{Method, Response};
 
 /// The parser's limits, as a server with `config` enforces them.
@@ -159,7 +159,7 @@ impl Exchange {
     /// returns the input bytes used.
     pub fn advance(&mut self, input: &mut [u8], out: &mut BytesMut) -> usize {
         let env = Env {
-            app: &self.app,
+            service: &self.app,
             limits: &self.limits,
             date: self.date.as_bytes(),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),

@@ -2,16 +2,9 @@
 //! arbitrary bytes to one parser and checks what must hold whatever the input. Not a
 //! stable API.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
-use bytes::BytesMut;
-
-use crate::app::App;
-use crate::body::{ChunkError, ChunkedDecoder, Cursor};
-use crate::date::DateCache;
-use crate::h1::{Env, H1};
-use crate::parse::Limits;
-use crate::router::{Params, Router, Rule};
+use crate::http::body::{ChunkError, ChunkedDecoder, Cursor};
+use crate::web::app::App;
+use crate::web::router::{Params, Router, Rule};
 use crate::{Method, Request, Response};
 
 /// An app with a few routes of each kind, for [`exchange`].
@@ -39,36 +32,8 @@ pub fn app() -> App {
 /// `splits` picks, and checks that the output is a sequence of well-formed responses
 /// whatever the split.
 pub fn exchange(app: &App, input: &[u8], splits: &[u8]) {
-    crate::parse::check_plain_request_line(input);
-    check_responses(&feed(app, pieces(input, splits)));
-}
-
-/// Feeds `reads` to one connection's HTTP/1.1 exchange, as a socket would deliver them,
-/// and returns everything written (a streamed body is pulled to its end after each read).
-pub(crate) fn feed<'a>(app: &App, reads: impl Iterator<Item = &'a [u8]>) -> BytesMut {
-    let date = DateCache::new();
-    let limits = Limits::new(app.config());
-    let env = Env {
-        app,
-        limits: &limits,
-        date: date.as_bytes(),
-        peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
-    };
-    let mut h1 = H1::new();
-    let mut pending = Vec::new();
-    let mut out = BytesMut::new();
-    for piece in reads {
-        pending.extend_from_slice(piece);
-        loop {
-            let used = h1.advance(&mut pending, &mut out, &env);
-            assert!(used <= pending.len());
-            pending.drain(..used);
-            if h1.phase() != crate::h1::Phase::Streaming {
-                break;
-            }
-        }
-    }
-    out
+    crate::http::parse::check_plain_request_line(input);
+    check_responses(&crate::server::h1::feed(app, pieces(input, splits)));
 }
 
 /// `input` cut into reads: each of `splits` gives the length of one (1 to 256 bytes),

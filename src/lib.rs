@@ -15,9 +15,13 @@
 //! app.run("127.0.0.1:5000").unwrap();
 //! ```
 //!
-//! One request's way through: accept (`server`) → read into the loop's buffer (`conn`) →
-//! parse the head (`parse`) → decode the body (`body`) → route and run the handler
-//! (`app`, `router`) → encode (`encode`, `date`) → write (`conn`) → keep-alive or close.
+//! The source is three layers, each importing only from those below it: `http` (the
+//! protocol without IO: parsing, body decoding, encoding), `server` (the event loops, the
+//! only code that does IO) and `web` (the framework: `App`, routing, requests, sessions,
+//! templates). One request's way through: accept (`server`) → read into the loop's buffer
+//! (`server::conn`) → parse the head (`http::parse`) → decode the body (`http::body`) →
+//! route and run the view (`web::app`, `web::router`) → encode (`http::encode`) → write
+//! (`server::conn`) → keep-alive or close.
 //!
 //! ## Routing rules
 //!
@@ -31,65 +35,40 @@
 
 #![deny(missing_docs)]
 
-mod app;
+mod config;
+mod http;
+mod server;
+mod web;
+
 #[doc(hidden)]
 pub mod bench_api;
-mod blueprint;
-mod body;
-mod config;
-mod conn;
-mod converter;
-mod cookie;
-mod date;
-mod encode;
-mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-mod h1;
-mod html;
-#[cfg(feature = "json")]
-mod json;
-mod method;
-mod mime;
-mod multipart;
-mod parse;
-mod request;
-mod response;
-mod router;
-mod server;
-#[cfg(feature = "sessions")]
-mod session;
-mod static_files;
-mod status;
-#[cfg(feature = "templates")]
-mod templates;
-mod test_client;
-mod timer;
-mod url;
 
-pub use app::{App, BeforeRequest};
-pub use blueprint::Blueprint;
 pub use config::{Config, ConfigError};
-pub use cookie::{Cookie, SameSite};
-pub use error::{HttpError, abort};
-#[cfg(feature = "json")]
-pub use json::Json;
-pub use method::Method;
-pub use mime::mime_type;
+pub use http::method::Method;
+pub use http::parse::Version;
+pub use http::response::{HeaderText, Response};
+pub use http::status::StatusCode;
+pub use http::url::{MultiDict, encode_query_component};
 #[cfg(feature = "templates")]
 pub use minijinja::context;
-pub use multipart::{FileStorage, Files, secure_filename};
-pub use parse::Version;
-pub use request::Request;
-pub use response::{HeaderText, IntoResponse, Responder, Response, redirect, redirect_with};
-pub use router::UrlBuildError;
 pub use server::{Server, ShutdownHandle};
+pub use web::app::{App, BeforeRequest};
+pub use web::blueprint::Blueprint;
+pub use web::cookie::{Cookie, SameSite};
+pub use web::error::{HttpError, abort};
+#[cfg(feature = "json")]
+pub use web::json::Json;
+pub use web::mime::mime_type;
+pub use web::multipart::{FileStorage, Files, secure_filename};
+pub use web::request::Request;
+pub use web::responder::{IntoResponse, Responder, redirect, redirect_with};
+pub use web::router::UrlBuildError;
 #[cfg(feature = "sessions")]
-pub use session::Session;
-pub use static_files::{send_file, send_from_directory};
-pub use status::StatusCode;
-pub use test_client::{TestClient, TestRequest, TestResponse};
-pub use url::{MultiDict, encode_query_component};
+pub use web::session::Session;
+pub use web::static_files::{send_file, send_from_directory};
+pub use web::test_client::{TestClient, TestRequest, TestResponse};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "json"))]

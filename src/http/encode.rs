@@ -4,8 +4,8 @@ use std::mem::MaybeUninit;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::date::DATE_LEN;
-use crate::response::Response;
+use crate::http::date::DATE_LEN;
+use crate::http::response::Response;
 
 /// How the body that follows the head is delimited (RFC 9112 §6.3), decided by the
 /// connection, never by the handler.
@@ -213,7 +213,7 @@ pub(crate) fn write_last_chunk(out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::StatusCode;
+    use crate::http::status::StatusCode;
 
     const DATE: &[u8; DATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 

@@ -6,15 +6,16 @@ use std::any::Any;
 use std::net::ToSocketAddrs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::blueprint::Blueprint;
 use crate::config::Config;
-use crate::error::{HttpError, abort};
-use crate::method::Method;
-use crate::request::Request;
-use crate::response::{IntoResponse, Responder, Response, redirect_with};
-use crate::router::{Routed, Router, Rule, UrlBuildError};
-use crate::server::Server;
-use crate::status::StatusCode;
+use crate::http::method::Method;
+use crate::http::response::Response;
+use crate::http::status::StatusCode;
+use crate::server::{Incoming, Server, Service};
+use crate::web::blueprint::Blueprint;
+use crate::web::error::{HttpError, abort};
+use crate::web::request::Request;
+use crate::web::responder::{IntoResponse, Responder, redirect_with};
+use crate::web::router::{Routed, Router, Rule, UrlBuildError};
 
 /// A view: what a rule dispatches to. It writes its response in place (see [`App::handle`]).
 pub(crate) type View =
@@ -247,7 +248,7 @@ pub struct App {
     scaffold: Scaffold,
     blueprints: Vec<BlueprintScope>,
     #[cfg(feature = "templates")]
-    pub(crate) templates: Option<crate::templates::Templates>,
+    pub(crate) templates: Option<crate::web::templates::Templates>,
 }
 
 impl Default for App {
@@ -358,7 +359,7 @@ impl App {
             &[Method::GET],
             move |req: &Request<'_>| {
                 let filename = req.param_str("filename").unwrap_or("");
-                crate::static_files::send_from_directory(req, &directory, filename)
+                crate::web::static_files::send_from_directory(req, &directory, filename)
             },
         )
     }
@@ -609,6 +610,26 @@ impl App {
             }
             Err(failed) => failed.to_response(),
         }
+    }
+}
+
+impl Service for App {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    #[inline]
+    fn respond(&self, incoming: Incoming<'_>, response: &mut Response) {
+        let mut request = Request::new(
+            self,
+            incoming.method,
+            incoming.version,
+            incoming.target,
+            incoming.headers,
+            incoming.body,
+            incoming.peer,
+        );
+        self.handle(&mut request, response);
     }
 }
 

@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::config::Config;
-use crate::cookie::Cookie;
-use crate::request::Request;
-use crate::response::Response;
+use crate::http::response::Response;
+use crate::web::cookie::Cookie;
+use crate::web::request::Request;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -216,7 +216,7 @@ impl<'a> Request<'a> {
         let value = sign(secret.as_bytes(), &session.data, now());
         let mut cookie = Cookie::new(name, value)
             .http_only(true)
-            .same_site(crate::cookie::SameSite::Lax)
+            .same_site(crate::web::cookie::SameSite::Lax)
             .secure(config.session_cookie_secure);
         if session.permanent() {
             cookie = cookie.max_age(config.permanent_session_lifetime);

@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{HttpError, abort};
-use crate::request::Request;
-use crate::response::{IntoResponse, Response};
+use crate::http::response::Response;
+use crate::web::error::{HttpError, abort};
+use crate::web::request::Request;
+use crate::web::responder::IntoResponse;
 
 /// A response serialised as JSON with `Content-Type: application/json` (Flask's `jsonify`).
 ///

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::response::{HeaderText, Response};
-use crate::status::StatusCode;
+use crate::http::response::{HeaderText, Response};
+use crate::http::status::StatusCode;
 
 /// An error that ends a request with an HTTP status, like Werkzeug's `HTTPException`.
 ///
@@ -122,7 +122,7 @@ impl HttpError {
             "<!doctype html>\n<html lang=en>\n<title>{status} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
             status = self.0.status.as_u16(),
             reason = self.0.status.reason(),
-            description = crate::html::escape(self.description()),
+            description = crate::web::html::escape(self.description()),
         );
         let mut resp = Response::html(body).with_status(self.0.status);
         for (name, value) in &self.0.headers {

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::date::format_http_date;
-use crate::request::Request;
-use crate::response::Response;
-use crate::url::MultiDict;
+use crate::http::date::format_http_date;
+use crate::http::response::Response;
+use crate::http::url::MultiDict;
+use crate::web::request::Request;
 
 /// The `SameSite` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Cookie {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Cookie {
         let (name, value) = (name.into(), value.into());
         assert!(
-            !name.is_empty() && name.bytes().all(crate::method::is_tchar),
+            !name.is_empty() && name.bytes().all(crate::http::method::is_tchar),
             "invalid cookie name {name:?}"
         );
         assert!(

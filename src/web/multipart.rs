@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 
-use crate::url::{MultiDict, percent_decode};
+use crate::http::url::{MultiDict, percent_decode};
 
 /// Most parts one body may have: each costs a little memory, so a body of empty parts
 /// must not be able to cost a lot.

@@ -15,7 +15,8 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::config::Config;
-use crate::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
+use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
+use crate::server::service::Service;
 
 /// Size of the loop's read buffer: one read drains a socket in most cases.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
@@ -115,11 +116,11 @@ impl Conn {
     }
 
     /// Handles readiness: read, answer, write, as far as the socket allows.
-    pub(crate) fn on_ready(
+    pub(crate) fn on_ready<S: Service>(
         &mut self,
         ready: Ready,
         scratch: &mut Scratch,
-        env: &Env<'_>,
+        env: &Env<'_, S>,
         config: &Config,
         now: Instant,
     ) -> Next {
@@ -137,10 +138,10 @@ impl Conn {
 
     /// Acts on a passed deadline: close an idle or stuck connection, or answer a slow
     /// request with 408 and close.
-    pub(crate) fn on_timeout(
+    pub(crate) fn on_timeout<S: Service>(
         &mut self,
         scratch: &mut Scratch,
-        env: &Env<'_>,
+        env: &Env<'_, S>,
         config: &Config,
         now: Instant,
     ) -> Next {
@@ -202,10 +203,10 @@ impl Conn {
         }
     }
 
-    fn drive(
+    fn drive<S: Service>(
         &mut self,
         scratch: &mut Scratch,
-        env: &Env<'_>,
+        env: &Env<'_, S>,
         config: &Config,
         now: Instant,
     ) -> io::Result<Next> {
@@ -241,11 +242,11 @@ impl Conn {
     }
 
     /// Reads, answers and writes until the socket would block or the client must catch up.
-    fn pump(
+    fn pump<S: Service>(
         &mut self,
         out: &mut BytesMut,
         scratch: &mut Scratch,
-        env: &Env<'_>,
+        env: &Env<'_, S>,
         now: Instant,
     ) -> io::Result<()> {
         let mut reads = 0;
@@ -295,11 +296,11 @@ impl Conn {
     }
 
     /// One read into the loop's buffer; complete requests are answered straight from it.
-    fn read_some(
+    fn read_some<S: Service>(
         &mut self,
         out: &mut BytesMut,
         scratch: &mut Scratch,
-        env: &Env<'_>,
+        env: &Env<'_, S>,
         now: Instant,
     ) -> io::Result<()> {
         let n = match self.socket.read(&mut scratch.read) {

@@ -131,7 +131,7 @@ impl Converter {
     /// Writes `value` into a URL (Werkzeug's `to_url`): percent-encoded, slashes kept
     /// only for `path`.
     pub(crate) fn to_url<'v>(&self, value: &'v str) -> Cow<'v, str> {
-        crate::url::encode_path(value, self.spans_segments())
+        crate::http::url::encode_path(value, self.spans_segments())
     }
 }
 

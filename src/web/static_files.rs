@@ -10,13 +10,13 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::date::{format_http_date, parse_http_date};
-use crate::error::{HttpError, abort};
-use crate::mime::mime_type;
-use crate::parse::list_items;
-use crate::request::Request;
-use crate::response::Response;
-use crate::status::StatusCode;
+use crate::http::date::{format_http_date, parse_http_date};
+use crate::http::parse::list_items;
+use crate::http::response::Response;
+use crate::http::status::StatusCode;
+use crate::web::error::{HttpError, abort};
+use crate::web::mime::mime_type;
+use crate::web::request::Request;
 
 /// Sends the file at `path` (Flask's `send_file`): content type from the extension,
 /// `ETag` and `Last-Modified`, `304 Not Modified` for a matching conditional request,

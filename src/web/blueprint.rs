@@ -1,11 +1,14 @@
 //! Blueprints: a group of routes, hooks and error handlers mounted under a URL prefix.
 
-use crate::app::{BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods};
-use crate::error::HttpError;
-use crate::method::Method;
-use crate::request::Request;
-use crate::response::{IntoResponse, Responder, Response};
-use crate::status::StatusCode;
+use crate::http::method::Method;
+use crate::http::response::Response;
+use crate::http::status::StatusCode;
+use crate::web::app::{
+    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
+};
+use crate::web::error::HttpError;
+use crate::web::request::Request;
+use crate::web::responder::{IntoResponse, Responder};
 
 /// A set of routes registered on an app later, under a prefix (Flask's `Blueprint`).
 ///

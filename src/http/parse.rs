@@ -5,7 +5,7 @@
 //! [`parse_head`] whenever more bytes arrive, and gets `Ok(None)` until the head is whole.
 
 use crate::config::Config;
-use crate::status::StatusCode;
+use crate::http::status::StatusCode;
 
 /// Header slots on the stack: enough for nearly every request, and cheap to clear.
 /// A head with more fields (up to `max_headers`) is parsed again into slots on the heap.
@@ -539,7 +539,7 @@ impl Codings {
                 self.chunked_last = true;
             } else if coding
                 .iter()
-                .all(|&b| crate::method::is_tchar(b) || b" ;=\"".contains(&b))
+                .all(|&b| crate::http::method::is_tchar(b) || b" ;=\"".contains(&b))
             {
                 self.other = true;
                 self.chunked_last = false;

@@ -7,14 +7,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use crate::app::App;
-use crate::error::{HttpError, abort};
-use crate::method::Method;
-use crate::multipart::{FileStorage, Files, Multipart};
-use crate::parse::{Version, split_absolute};
-use crate::router::{Params, UrlBuildError};
-use crate::status::StatusCode;
-use crate::url::{MultiDict, percent_decode, split_target};
+use crate::http::method::Method;
+use crate::http::parse::{Version, split_absolute};
+use crate::http::status::StatusCode;
+use crate::http::url::{MultiDict, percent_decode, split_target};
+use crate::web::app::App;
+use crate::web::error::{HttpError, abort};
+use crate::web::multipart::{FileStorage, Files, Multipart};
+use crate::web::router::{Params, UrlBuildError};
 
 /// An HTTP request, as handlers see it (Flask's `request`).
 ///
@@ -53,7 +53,7 @@ pub struct Request<'a> {
     /// one empty cell costs a request less to build and drop than four.
     decoded: OnceCell<Decoded<'a>>,
     #[cfg(feature = "sessions")]
-    pub(crate) session: crate::session::SessionSlot,
+    pub(crate) session: crate::web::session::SessionSlot,
 }
 
 /// A request's lazily decoded parts, each filled on its first use.
@@ -307,8 +307,8 @@ impl<'a> Request<'a> {
         }
         Some(self.decoded().multipart.get_or_init(|| {
             let content_type = self.content_type().unwrap_or("");
-            crate::multipart::boundary(content_type)
-                .and_then(|boundary| crate::multipart::parse(self.body, boundary))
+            crate::web::multipart::boundary(content_type)
+                .and_then(|boundary| crate::web::multipart::parse(self.body, boundary))
         }))
     }
 

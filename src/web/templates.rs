@@ -10,11 +10,11 @@ use minijinja::value::{Kwargs, Serde, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
-use crate::app::App;
-use crate::error::{HttpError, abort};
-use crate::request::Request;
-use crate::response::Response;
-use crate::router::Router;
+use crate::http::response::Response;
+use crate::web::app::App;
+use crate::web::error::{HttpError, abort};
+use crate::web::request::Request;
+use crate::web::router::Router;
 
 /// The app's template environment.
 pub(crate) struct Templates {

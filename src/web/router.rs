@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::converter::Converter;
-use crate::method::{Method, MethodSet};
+use crate::http::method::{Method, MethodSet};
+use crate::web::converter::Converter;
 
 /// Most variables one rule may have; matching keeps their spans in a fixed array.
 pub(crate) const MAX_PARAMS: usize = 8;
@@ -517,9 +517,9 @@ impl Router {
                 }
                 url.push(if first { '?' } else { '&' });
                 first = false;
-                url.push_str(&crate::url::encode_query_component(key));
+                url.push_str(&crate::http::url::encode_query_component(key));
                 url.push('=');
-                url.push_str(&crate::url::encode_query_component(value));
+                url.push_str(&crate::http::url::encode_query_component(value));
             }
             return Ok(url);
         }

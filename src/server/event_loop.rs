@@ -1,248 +1,32 @@
-//! The event loop: one `mio::Poll` per thread, a listener token, a waker token, and one
-//! token per connection from a `Slab`. With several workers each loop has its own
-//! listener on the same port (`SO_REUSEPORT`), so loops share nothing but the app.
+//! One event loop: its `mio::Poll`, its listener, the slab of connections, and the timers.
+//! Each worker thread runs one; loops share nothing but the service.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::app::App;
-use crate::conn::{Conn, Next, Ready, Scratch};
-use crate::date::DateCache;
-use crate::h1::Env;
-use crate::parse::Limits;
-use crate::timer::Timers;
+use crate::http::date::DateCache;
+use crate::http::parse::Limits;
+use crate::server::ShutdownHandle;
+use crate::server::conn::{Conn, Next, Ready, Scratch};
+use crate::server::h1::Env;
+use crate::server::service::Service;
+use crate::server::timer::Timers;
 
-const LISTENER: Token = Token(usize::MAX - 1);
-const WAKER: Token = Token(usize::MAX - 2);
+pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
+pub(crate) const WAKER: Token = Token(usize::MAX - 2);
 
 /// How long accepting pauses after the process runs out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// At most one report of failing accepts per this interval.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A bound server, ready to [`run`](Server::run).
-///
-/// ```
-/// use carafe::{App, Request};
-/// use std::io::{Read, Write};
-///
-/// let mut app = App::new();
-/// app.get("/", |_: &Request| "hi");
-/// let server = app.bind("127.0.0.1:0").unwrap();
-/// let addr = server.local_addr();
-/// let stop = server.shutdown_handle();
-/// let thread = std::thread::spawn(move || server.run());
-///
-/// let mut stream = std::net::TcpStream::connect(addr).unwrap();
-/// stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-/// let mut response = String::new();
-/// stream.read_to_string(&mut response).unwrap();
-/// assert!(response.starts_with("HTTP/1.1 200 OK"));
-///
-/// stop.shutdown();
-/// thread.join().unwrap().unwrap();
-/// ```
-pub struct Server {
-    loops: Vec<EventLoop>,
-    local_addr: SocketAddr,
-    shutdown: ShutdownHandle,
-}
-
-/// Stops a running server from any thread: it stops accepting, finishes the requests in
-/// flight (up to `shutdown_timeout`), closes idle connections, and `run` returns.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    inner: Arc<ShutdownState>,
-}
-
-struct ShutdownState {
-    requested: AtomicBool,
-    wakers: Vec<Waker>,
-}
-
-impl ShutdownHandle {
-    /// Asks every loop to shut down gracefully; returns at once.
-    pub fn shutdown(&self) {
-        self.inner.requested.store(true, Ordering::SeqCst);
-        for waker in &self.inner.wakers {
-            if let Err(e) = waker.wake() {
-                log::error!("could not wake an event loop for shutdown: {e}");
-            }
-        }
-    }
-
-    /// Whether shutdown was asked for.
-    pub fn is_shutdown(&self) -> bool {
-        self.inner.requested.load(Ordering::SeqCst)
-    }
-}
-
-impl Server {
-    pub(crate) fn bind(app: App, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let workers = match app.config().workers {
-            0 => thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        let backlog = app.config().backlog;
-        let mut last_error = None;
-        let mut first = None;
-        for candidate in addr.to_socket_addrs()? {
-            match listen(candidate, workers > 1, backlog) {
-                Ok(listener) => {
-                    first = Some(listener);
-                    break;
-                }
-                Err(e) => {
-                    last_error = Some(io::Error::new(
-                        e.kind(),
-                        format!("cannot listen on {candidate}: {e}"),
-                    ));
-                }
-            }
-        }
-        let first = match (first, last_error) {
-            (Some(listener), _) => listener,
-            (None, Some(e)) => return Err(e),
-            (None, None) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "no address to listen on",
-                ));
-            }
-        };
-        let local_addr = first.local_addr()?;
-        let mut listeners = vec![first];
-        for _ in 1..workers {
-            // Own listeners let the kernel spread connections; where SO_REUSEPORT is not
-            // available, the loops share one listening socket instead.
-            let listener = match listen(local_addr, true, backlog) {
-                Ok(listener) => listener,
-                Err(_) => listeners[0].try_clone()?,
-            };
-            listeners.push(listener);
-        }
-
-        let app = Arc::new(app);
-        let mut polls = Vec::with_capacity(workers);
-        let mut wakers = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let poll = Poll::new()?;
-            wakers.push(Waker::new(poll.registry(), WAKER)?);
-            polls.push(poll);
-        }
-        let shutdown = ShutdownHandle {
-            inner: Arc::new(ShutdownState {
-                requested: AtomicBool::new(false),
-                wakers,
-            }),
-        };
-        let loops = polls
-            .into_iter()
-            .zip(listeners)
-            .map(|(poll, listener)| EventLoop::new(poll, listener, app.clone(), shutdown.clone()))
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(Server {
-            loops,
-            local_addr,
-            shutdown,
-        })
-    }
-
-    /// The address the server listens on (the real port when bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// A handle that stops the server from another thread.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.shutdown.clone()
-    }
-
-    /// Number of event loops (threads) this server runs.
-    pub fn workers(&self) -> usize {
-        self.loops.len()
-    }
-
-    /// Shuts down gracefully on SIGINT or SIGTERM (a background thread waits for them).
-    #[cfg(feature = "signals")]
-    pub fn shutdown_on_signals(&self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        let handle = self.shutdown_handle();
-        thread::Builder::new()
-            .name("carafe-signals".into())
-            .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
-                    log::info!("signal {signal}: shutting down");
-                    handle.shutdown();
-                }
-            })?;
-        Ok(())
-    }
-
-    /// Serves until shut down; runs the first loop on this thread and the others on
-    /// threads of their own. Returns the first error any loop met.
-    pub fn run(self) -> io::Result<()> {
-        let mut loops = self.loops.into_iter();
-        let first = loops.next().expect("a server has at least one loop");
-        let mut threads = Vec::new();
-        for (i, mut worker) in loops.enumerate() {
-            let spawned = thread::Builder::new()
-                .name(format!("carafe-worker-{}", i + 1))
-                .spawn(move || worker.run());
-            match spawned {
-                Ok(thread) => threads.push(thread),
-                Err(e) => {
-                    self.shutdown.shutdown();
-                    return Err(e);
-                }
-            }
-        }
-        let mut first = first;
-        let mut result = first.run();
-        if result.is_err() {
-            self.shutdown.shutdown();
-        }
-        for thread in threads {
-            let joined = thread
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
-            if result.is_ok() {
-                result = joined;
-            }
-        }
-        result
-    }
-}
-
-/// Binds a nonblocking listener; `reuse_port` lets several loops bind the same address.
-fn listen(addr: SocketAddr, reuse_port: bool, backlog: u32) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // Restarts can bind while old connections sit in TIME_WAIT.
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-        socket.set_reuse_port(true)?;
-        #[cfg(not(all(unix, not(any(target_os = "solaris", target_os = "illumos")))))]
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "SO_REUSEPORT"));
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
 /// One loop: its poll, listener, connections and timers.
-struct EventLoop {
+pub(crate) struct EventLoop<S> {
     poll: Poll,
     listener: Option<TcpListener>,
     listening: bool,
@@ -250,7 +34,7 @@ struct EventLoop {
     timers: Timers,
     scratch: Scratch,
     date: DateCache,
-    app: Arc<App>,
+    service: Arc<S>,
     limits: Limits,
     shutdown: ShutdownHandle,
     next_serial: u64,
@@ -268,13 +52,13 @@ struct EventLoop {
     drain_deadline: Option<Instant>,
 }
 
-impl EventLoop {
-    fn new(
+impl<S: Service> EventLoop<S> {
+    pub(crate) fn new(
         poll: Poll,
         listener: std::net::TcpListener,
-        app: Arc<App>,
+        service: Arc<S>,
         shutdown: ShutdownHandle,
-    ) -> io::Result<EventLoop> {
+    ) -> io::Result<EventLoop<S>> {
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -286,8 +70,8 @@ impl EventLoop {
             timers: Timers::default(),
             scratch: Scratch::new(),
             date: DateCache::new(),
-            limits: Limits::new(app.config()),
-            app,
+            limits: Limits::new(service.config()),
+            service,
             shutdown,
             next_serial: 0,
             closed: Vec::new(),
@@ -300,7 +84,7 @@ impl EventLoop {
         })
     }
 
-    fn run(&mut self) -> io::Result<()> {
+    pub(crate) fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
@@ -367,7 +151,7 @@ impl EventLoop {
             if !self.listening {
                 return;
             }
-            if self.conns.len() >= self.app.config().max_connections {
+            if self.conns.len() >= self.service.config().max_connections {
                 // At the limit: stop accepting until a connection closes (no busy loop).
                 self.pause_accepting(None);
                 return;
@@ -391,7 +175,7 @@ impl EventLoop {
                     }
                     self.next_serial += 1;
                     let conn = entry.insert(Conn::new(socket, peer, self.next_serial, now));
-                    let deadline = conn.deadline(self.app.config());
+                    let deadline = conn.deadline(self.service.config());
                     self.timers
                         .schedule(&mut conn.timer, deadline, key, conn.serial);
                 }
@@ -437,7 +221,7 @@ impl EventLoop {
     }
 
     fn resume_accepting(&mut self, now: Instant) {
-        if self.listening || self.conns.len() >= self.app.config().max_connections {
+        if self.listening || self.conns.len() >= self.service.config().max_connections {
             return;
         }
         if self.accept_paused_until.is_some_and(|until| now < until) {
@@ -472,12 +256,12 @@ impl EventLoop {
             return;
         }
         let env = Env {
-            app: &self.app,
+            service: &*self.service,
             limits: &self.limits,
             date: self.date.as_bytes(),
             peer: conn.peer(),
         };
-        let next = conn.on_ready(ready, &mut self.scratch, &env, self.app.config(), now);
+        let next = conn.on_ready(ready, &mut self.scratch, &env, self.service.config(), now);
         self.after(key, next);
     }
 
@@ -490,18 +274,18 @@ impl EventLoop {
                 continue; // superseded by an earlier entry, or another connection's
             }
             conn.timer = None;
-            let deadline = conn.deadline(self.app.config());
+            let deadline = conn.deadline(self.service.config());
             if deadline > now {
                 self.timers.schedule(&mut conn.timer, deadline, key, serial);
                 continue;
             }
             let env = Env {
-                app: &self.app,
+                service: &*self.service,
                 limits: &self.limits,
                 date: self.date.as_bytes(),
                 peer: conn.peer(),
             };
-            let next = conn.on_timeout(&mut self.scratch, &env, self.app.config(), now);
+            let next = conn.on_timeout(&mut self.scratch, &env, self.service.config(), now);
             self.after(key, next);
         }
     }
@@ -537,7 +321,7 @@ impl EventLoop {
         if conn.yielded {
             self.yielded.push(key);
         }
-        let deadline = conn.deadline(self.app.config());
+        let deadline = conn.deadline(self.service.config());
         self.timers
             .schedule(&mut conn.timer, deadline, key, conn.serial);
     }
@@ -551,7 +335,7 @@ impl EventLoop {
 
     /// Stops accepting; idle connections close now, the rest after their request.
     fn begin_drain(&mut self, now: Instant) {
-        self.drain_deadline = Some(now + self.app.config().shutdown_timeout);
+        self.drain_deadline = Some(now + self.service.config().shutdown_timeout);
         if let Some(mut listener) = self.listener.take()
             && self.listening
         {

@@ -6,13 +6,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use bytes::BytesMut;
 
-use crate::app::App;
-use crate::body::{ChunkedDecoder, Cursor};
-use crate::date::DateCache;
-use crate::h1::{Env, H1, Phase};
-use crate::method::Method;
-use crate::parse::Limits;
-use crate::status::StatusCode;
+use crate::http::body::{ChunkedDecoder, Cursor};
+use crate::http::date::DateCache;
+use crate::http::method::Method;
+use crate::http::parse::Limits;
+use crate::http::status::StatusCode;
+use crate::server::h1::{Env, H1, Phase};
+use crate::web::app::App;
 
 /// Sends requests to an app in memory, keeping cookies between them like a browser
 /// (Flask's `app.test_client()`).
@@ -113,7 +113,7 @@ impl<'a> TestClient<'a> {
         let date = DateCache::new();
         let limits = Limits::new(self.app.config());
         let env = Env {
-            app: self.app,
+            service: self.app,
             limits: &limits,
             date: date.as_bytes(),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -188,7 +188,7 @@ impl TestRequest<'_, '_> {
 
     /// Sets an `application/x-www-form-urlencoded` body.
     pub fn form(self, fields: &[(&str, &str)]) -> Self {
-        let body: crate::url::MultiDict = fields.iter().copied().collect();
+        let body: crate::http::url::MultiDict = fields.iter().copied().collect();
         self.header("Content-Type", "application/x-www-form-urlencoded")
             .body(body.to_query())
     }

@@ -1,0 +1,227 @@
+//! The server: the only code that does IO. One `mio::Poll` per thread, a listener token,
+//! a waker token, and one token per connection from a `Slab`. With several workers each
+//! loop has its own listener on the same port (`SO_REUSEPORT`), so loops share nothing
+//! but the service.
+//!
+//! It drives the layer above through [`Service`] alone and never names the framework.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use mio::{Poll, Waker};
+
+mod conn;
+mod event_loop;
+pub(crate) mod h1;
+mod listener;
+mod service;
+mod timer;
+
+pub(crate) use service::{Incoming, Service};
+
+use event_loop::{EventLoop, WAKER};
+use listener::listen;
+
+/// A loop, erased to what `run` needs: the server is not generic over its service.
+type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
+
+/// A bound server, ready to [`run`](Server::run).
+///
+/// ```
+/// use carafe::{App, Request};
+/// use std::io::{Read, Write};
+///
+/// let mut app = App::new();
+/// app.get("/", |_: &Request| "hi");
+/// let server = app.bind("127.0.0.1:0").unwrap();
+/// let addr = server.local_addr();
+/// let stop = server.shutdown_handle();
+/// let thread = std::thread::spawn(move || server.run());
+///
+/// let mut stream = std::net::TcpStream::connect(addr).unwrap();
+/// stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+/// let mut response = String::new();
+/// stream.read_to_string(&mut response).unwrap();
+/// assert!(response.starts_with("HTTP/1.1 200 OK"));
+///
+/// stop.shutdown();
+/// thread.join().unwrap().unwrap();
+/// ```
+pub struct Server {
+    loops: Vec<LoopRun>,
+    local_addr: SocketAddr,
+    shutdown: ShutdownHandle,
+}
+
+/// Stops a running server from any thread: it stops accepting, finishes the requests in
+/// flight (up to `shutdown_timeout`), closes idle connections, and `run` returns.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    inner: Arc<ShutdownState>,
+}
+
+struct ShutdownState {
+    requested: AtomicBool,
+    wakers: Vec<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks every loop to shut down gracefully; returns at once.
+    pub fn shutdown(&self) {
+        self.inner.requested.store(true, Ordering::SeqCst);
+        for waker in &self.inner.wakers {
+            if let Err(e) = waker.wake() {
+                log::error!("could not wake an event loop for shutdown: {e}");
+            }
+        }
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.requested.load(Ordering::SeqCst)
+    }
+}
+
+impl Server {
+    pub(crate) fn bind<S: Service>(service: S, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let workers = match service.config().workers {
+            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let backlog = service.config().backlog;
+        let mut last_error = None;
+        let mut first = None;
+        for candidate in addr.to_socket_addrs()? {
+            match listen(candidate, workers > 1, backlog) {
+                Ok(listener) => {
+                    first = Some(listener);
+                    break;
+                }
+                Err(e) => {
+                    last_error = Some(io::Error::new(
+                        e.kind(),
+                        format!("cannot listen on {candidate}: {e}"),
+                    ));
+                }
+            }
+        }
+        let first = match (first, last_error) {
+            (Some(listener), _) => listener,
+            (None, Some(e)) => return Err(e),
+            (None, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "no address to listen on",
+                ));
+            }
+        };
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            // Own listeners let the kernel spread connections; where SO_REUSEPORT is not
+            // available, the loops share one listening socket instead.
+            let listener = match listen(local_addr, true, backlog) {
+                Ok(listener) => listener,
+                Err(_) => listeners[0].try_clone()?,
+            };
+            listeners.push(listener);
+        }
+
+        let service = Arc::new(service);
+        let mut polls = Vec::with_capacity(workers);
+        let mut wakers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let poll = Poll::new()?;
+            wakers.push(Waker::new(poll.registry(), WAKER)?);
+            polls.push(poll);
+        }
+        let shutdown = ShutdownHandle {
+            inner: Arc::new(ShutdownState {
+                requested: AtomicBool::new(false),
+                wakers,
+            }),
+        };
+        let loops = polls
+            .into_iter()
+            .zip(listeners)
+            .map(|(poll, listener)| {
+                let mut event_loop =
+                    EventLoop::new(poll, listener, service.clone(), shutdown.clone())?;
+                Ok(Box::new(move || event_loop.run()) as LoopRun)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Server {
+            loops,
+            local_addr,
+            shutdown,
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Number of event loops (threads) this server runs.
+    pub fn workers(&self) -> usize {
+        self.loops.len()
+    }
+
+    /// Shuts down gracefully on SIGINT or SIGTERM (a background thread waits for them).
+    #[cfg(feature = "signals")]
+    pub fn shutdown_on_signals(&self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let handle = self.shutdown_handle();
+        thread::Builder::new()
+            .name("carafe-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    log::info!("signal {signal}: shutting down");
+                    handle.shutdown();
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Serves until shut down; runs the first loop on this thread and the others on
+    /// threads of their own. Returns the first error any loop met.
+    pub fn run(self) -> io::Result<()> {
+        let mut loops = self.loops.into_iter();
+        let first = loops.next().expect("a server has at least one loop");
+        let mut threads = Vec::new();
+        for (i, worker) in loops.enumerate() {
+            let spawned = thread::Builder::new()
+                .name(format!("carafe-worker-{}", i + 1))
+                .spawn(worker);
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    self.shutdown.shutdown();
+                    return Err(e);
+                }
+            }
+        }
+        let mut result = first();
+        if result.is_err() {
+            self.shutdown.shutdown();
+        }
+        for thread in threads {
+            let joined = thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+            if result.is_ok() {
+                result = joined;
+            }
+        }
+        result
+    }
+}
