@@ -163,6 +163,7 @@ impl Exchange {
             limits: &self.limits,
             date: self.date.as_bytes(),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+            origin: None,
         };
         self.h1.advance(input, out, &env)
     }

@@ -51,6 +51,15 @@ pub struct Config {
     pub workers: usize,
     /// The listen backlog (the kernel may cap it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Most threads running blocking views at once (shared by every loop); started on
+    /// demand, they exit after a minute without work.
+    pub blocking_threads: usize,
+    /// Blocking views that may wait for a free thread; past that a request to a
+    /// blocking view is answered `503 Service Unavailable` with `Retry-After`.
+    pub blocking_queue: usize,
+    /// Messages each loop's mailbox holds (work posted to the loop from other threads);
+    /// a full mailbox refuses further posts rather than grow.
+    pub mailbox_capacity: usize,
     /// Key that signs session cookies; sessions are refused without one.
     pub secret_key: Option<String>,
     /// Name of the session cookie.
@@ -81,6 +90,9 @@ impl Default for Config {
             max_connections: 10_000,
             workers: 1,
             backlog: 1024,
+            blocking_threads: 64,
+            blocking_queue: 1024,
+            mailbox_capacity: 64 * 1024,
             secret_key: None,
             session_cookie_name: "session".to_owned(),
             permanent_session_lifetime: Duration::from_secs(31 * 24 * 3600),
@@ -147,6 +159,9 @@ impl Config {
         number!(max_connections, "MAX_CONNECTIONS");
         number!(workers, "WORKERS");
         number!(backlog, "BACKLOG");
+        number!(blocking_threads, "BLOCKING_THREADS");
+        number!(blocking_queue, "BLOCKING_QUEUE");
+        number!(mailbox_capacity, "MAILBOX_CAPACITY");
         if let Some((name, value)) = get("SEND_FILE_MAX_AGE") {
             let seconds = value.trim().parse::<u64>();
             config.send_file_max_age = Some(Duration::from_secs(

@@ -46,15 +46,18 @@ pub mod bench_api;
 pub mod fuzzing;
 
 pub use config::{Config, ConfigError};
+pub use http::channel::{BodySender, SendError};
 pub use http::method::Method;
 pub use http::parse::Version;
 pub use http::response::{HeaderText, Response};
+pub use http::sse::{Event, EventSender};
 pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
 #[cfg(feature = "templates")]
 pub use minijinja::context;
 pub use server::{Server, ShutdownHandle};
 pub use web::app::{App, BeforeRequest};
+pub use web::blocking::Blocking;
 pub use web::blueprint::Blueprint;
 pub use web::cookie::{Cookie, SameSite};
 pub use web::error::{HttpError, abort};

@@ -67,8 +67,16 @@ fn http_does_no_io() {
     for file in fs::read_dir("src/http").unwrap() {
         let path = file.unwrap().path();
         let text = fs::read_to_string(&path).unwrap();
+        // Unit tests and doc examples may use threads to play the other side.
+        let code: String = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect();
         for word in ["mio::", "std::net::TcpStream", "std::thread"] {
-            assert!(!text.contains(word), "{} uses {word}", path.display());
+            assert!(!code.contains(word), "{} uses {word}", path.display());
         }
     }
 }

@@ -5,10 +5,12 @@
 //! plain byte slices, which is how it is tested and fuzzed.
 
 pub(crate) mod body;
+pub(crate) mod channel;
 pub(crate) mod date;
 pub(crate) mod encode;
 pub(crate) mod method;
 pub(crate) mod parse;
 pub(crate) mod response;
+pub(crate) mod sse;
 pub(crate) mod status;
 pub(crate) mod url;

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use bytes::Bytes;
 
+use crate::http::channel::{self, BodySender, Receiver};
 use crate::http::status::StatusCode;
 
 /// A header name or value: borrowed when static, so common headers cost no allocation.
@@ -46,6 +47,8 @@ pub(crate) enum Body {
         reader: Box<dyn Read + Send>,
         len: u64,
     },
+    /// Pieces pushed from other threads through a [`BodySender`], sent as they arrive.
+    Channel(Receiver),
 }
 
 impl Response {
@@ -128,6 +131,44 @@ impl Response {
             },
             ..Response::empty(StatusCode::OK)
         }
+    }
+
+    /// A response whose body is pushed from any thread through the returned sender, and
+    /// sent (chunked) as pieces arrive: server push without tying up the loop.
+    ///
+    /// The body ends when every clone of the sender is dropped. The sender's queue holds
+    /// 256 KiB; past that `send` reports [`SendError::Full`](crate::SendError::Full)
+    /// rather than growing (see [`Response::channel_with_limit`]).
+    ///
+    /// ```
+    /// use carafe::{App, Request, Response};
+    ///
+    /// let mut app = App::new();
+    /// app.get("/count", |_: &Request| {
+    ///     let (response, body) = Response::channel();
+    ///     std::thread::spawn(move || {
+    ///         for i in 1..=3 {
+    ///             if body.send(format!("{i}\n")).is_err() {
+    ///                 return; // the client went away
+    ///             }
+    ///         }
+    ///     }); // the sender is dropped here: the body ends
+    ///     response.with_content_type("text/plain")
+    /// });
+    /// assert_eq!(app.test_client().get("/count").send().text(), "1\n2\n3\n");
+    /// ```
+    pub fn channel() -> (Response, BodySender) {
+        Response::channel_with_limit(channel::DEFAULT_LIMIT)
+    }
+
+    /// [`Response::channel`] with a queue of `limit` bytes.
+    pub fn channel_with_limit(limit: usize) -> (Response, BodySender) {
+        let (sender, receiver) = channel::channel(limit);
+        let response = Response {
+            body: Body::Channel(receiver),
+            ..Response::empty(StatusCode::OK)
+        };
+        (response, sender)
     }
 
     /// The status.
@@ -235,7 +276,7 @@ impl Response {
         match &self.body {
             Body::Empty => Some(&[]),
             Body::Full(bytes) => Some(bytes),
-            Body::Stream(_) | Body::Reader { .. } => None,
+            Body::Stream(_) | Body::Reader { .. } | Body::Channel(_) => None,
         }
     }
 
@@ -250,7 +291,7 @@ impl Response {
             Body::Empty => Some(0),
             Body::Full(bytes) => Some(bytes.len() as u64),
             Body::Reader { len, .. } => Some(*len),
-            Body::Stream(_) => None,
+            Body::Stream(_) | Body::Channel(_) => None,
         }
     }
 }
@@ -299,6 +340,7 @@ impl fmt::Debug for Response {
             Body::Full(b) => format!("{} bytes", b.len()),
             Body::Stream(_) => "stream".to_owned(),
             Body::Reader { len, .. } => format!("{len} bytes from a reader"),
+            Body::Channel(_) => "pushed".to_owned(),
         };
         f.debug_struct("Response")
             .field("status", &self.status)

@@ -15,6 +15,7 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::config::Config;
+use crate::http::response::Response;
 use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
 use crate::server::service::Service;
 
@@ -133,7 +134,42 @@ impl Conn {
         } else {
             self.drive(scratch, env, config, now)
         };
+        if self.read_closed && self.awaits_others() {
+            // The client left while its answer was being computed or pushed: as nginx
+            // does, take a closed reading side as the client giving up. The answer, when
+            // it comes, finds the connection gone; a pushed body's senders see it closed.
+            return Next::Close;
+        }
         result.unwrap_or(Next::Close)
+    }
+
+    /// Delivers the response a blocking view computed off the loop.
+    pub(crate) fn on_respond<S: Service>(
+        &mut self,
+        response: Response,
+        scratch: &mut Scratch,
+        env: &Env<'_, S>,
+        config: &Config,
+        now: Instant,
+    ) -> Next {
+        if self.h1.phase() != Phase::Pending {
+            return Next::Open;
+        }
+        // Into the buffer `drive` sends first: earlier output may still be pending.
+        let out = if self.wbuf.is_empty() {
+            &mut scratch.write
+        } else {
+            &mut self.wbuf
+        };
+        self.h1.complete(response, out, env);
+        self.last_active = now;
+        self.drive(scratch, env, config, now).unwrap_or(Next::Close)
+    }
+
+    /// Waiting on another thread with nothing to send: a response being computed, or a
+    /// pushed body whose next piece has not come.
+    fn awaits_others(&self) -> bool {
+        self.wbuf.is_empty() && (self.h1.phase() == Phase::Pending || self.h1.awaits_push())
     }
 
     /// Acts on a passed deadline: close an idle or stuck connection, or answer a slow
@@ -158,6 +194,8 @@ impl Conn {
                 self.drive(scratch, env, config, now).unwrap_or(Next::Close)
             }
             Phase::Streaming | Phase::Done => Next::Close,
+            // Not timed: a view may take as long as it takes.
+            Phase::Pending => Next::Open,
         }
     }
 
@@ -176,22 +214,28 @@ impl Conn {
         self.h1.phase() == Phase::Head && self.rbuf.is_empty() && self.wbuf.is_empty()
     }
 
-    /// When this connection must next be looked at, given its phase.
-    pub(crate) fn deadline(&self, config: &Config) -> Instant {
+    /// When this connection must next be looked at, given its phase; `None` while it
+    /// waits on another thread with nothing to send.
+    pub(crate) fn deadline(&self, config: &Config) -> Option<Instant> {
         if let Some(until) = self.lingering {
-            return until;
+            return Some(until);
         }
         if !self.wbuf.is_empty() {
-            return self.last_active + config.write_timeout;
+            return Some(self.last_active + config.write_timeout);
         }
-        match self.h1.phase() {
+        if self.awaits_others() {
+            return None;
+        }
+        Some(match self.h1.phase() {
             Phase::Head => match self.partial_since {
                 Some((_, since)) => since + config.head_timeout,
                 None => self.last_active + config.keep_alive_timeout,
             },
             Phase::Body => self.last_active + config.body_timeout,
-            Phase::Streaming | Phase::Done => self.last_active + config.write_timeout,
-        }
+            Phase::Streaming | Phase::Done | Phase::Pending => {
+                self.last_active + config.write_timeout
+            }
+        })
     }
 
     /// The interest the socket needs now: writable only while output is pending.

@@ -1,6 +1,7 @@
 //! One event loop: its `mio::Poll`, its listener, the slab of connections, and the timers.
 //! Each worker thread runs one; loops share nothing but the service.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,9 @@ use crate::http::date::DateCache;
 use crate::http::parse::Limits;
 use crate::server::ShutdownHandle;
 use crate::server::conn::{Conn, Next, Ready, Scratch};
-use crate::server::h1::Env;
+use crate::server::h1::{Env, Origin};
+use crate::server::mailbox::{ConnId, LoopHandle, Message};
+use crate::server::pool::BlockingPool;
 use crate::server::service::Service;
 use crate::server::timer::Timers;
 
@@ -25,6 +28,39 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// At most one report of failing accepts per this interval.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
+/// What every connection of a loop shares, apart from the loop's mutable state.
+struct LoopContext<S> {
+    service: Arc<S>,
+    limits: Limits,
+    mailbox: LoopHandle,
+    pool: BlockingPool,
+}
+
+impl<S: Service> LoopContext<S> {
+    fn config(&self) -> &crate::config::Config {
+        self.service.config()
+    }
+
+    /// What the exchange of connection `key` needs for one call.
+    fn env<'a>(&'a self, date: &'a DateCache, conn: &Conn, key: usize) -> Env<'a, S> {
+        Env {
+            service: &*self.service,
+            limits: &self.limits,
+            date: date.as_bytes(),
+            peer: conn.peer(),
+            origin: Some(Origin {
+                service: &self.service,
+                mailbox: &self.mailbox,
+                pool: &self.pool,
+                conn: ConnId {
+                    key,
+                    serial: conn.serial,
+                },
+            }),
+        }
+    }
+}
+
 /// One loop: its poll, listener, connections and timers.
 pub(crate) struct EventLoop<S> {
     poll: Poll,
@@ -34,8 +70,9 @@ pub(crate) struct EventLoop<S> {
     timers: Timers,
     scratch: Scratch,
     date: DateCache,
-    service: Arc<S>,
-    limits: Limits,
+    ctx: LoopContext<S>,
+    /// The mailbox's messages, taken in one swap; kept to reuse its allocation.
+    inbox: VecDeque<Message>,
     shutdown: ShutdownHandle,
     next_serial: u64,
     /// Closed during this batch of events; freed after it, so a key is never reused
@@ -57,6 +94,8 @@ impl<S: Service> EventLoop<S> {
         poll: Poll,
         listener: std::net::TcpListener,
         service: Arc<S>,
+        mailbox: LoopHandle,
+        pool: BlockingPool,
         shutdown: ShutdownHandle,
     ) -> io::Result<EventLoop<S>> {
         let mut listener = TcpListener::from_std(listener);
@@ -70,8 +109,13 @@ impl<S: Service> EventLoop<S> {
             timers: Timers::default(),
             scratch: Scratch::new(),
             date: DateCache::new(),
-            limits: Limits::new(service.config()),
-            service,
+            ctx: LoopContext {
+                limits: Limits::new(service.config()),
+                service,
+                mailbox,
+                pool,
+            },
+            inbox: VecDeque::new(),
             shutdown,
             next_serial: 0,
             closed: Vec::new(),
@@ -99,7 +143,7 @@ impl<S: Service> EventLoop<S> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => {}
+                    WAKER => self.read_mailbox(now),
                     Token(key) => {
                         let ready = Ready {
                             readable: event.is_readable(),
@@ -151,7 +195,7 @@ impl<S: Service> EventLoop<S> {
             if !self.listening {
                 return;
             }
-            if self.conns.len() >= self.service.config().max_connections {
+            if self.conns.len() >= self.ctx.config().max_connections {
                 // At the limit: stop accepting until a connection closes (no busy loop).
                 self.pause_accepting(None);
                 return;
@@ -175,9 +219,10 @@ impl<S: Service> EventLoop<S> {
                     }
                     self.next_serial += 1;
                     let conn = entry.insert(Conn::new(socket, peer, self.next_serial, now));
-                    let deadline = conn.deadline(self.service.config());
-                    self.timers
-                        .schedule(&mut conn.timer, deadline, key, conn.serial);
+                    if let Some(deadline) = conn.deadline(self.ctx.config()) {
+                        self.timers
+                            .schedule(&mut conn.timer, deadline, key, conn.serial);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -221,7 +266,7 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn resume_accepting(&mut self, now: Instant) {
-        if self.listening || self.conns.len() >= self.service.config().max_connections {
+        if self.listening || self.conns.len() >= self.ctx.config().max_connections {
             return;
         }
         if self.accept_paused_until.is_some_and(|until| now < until) {
@@ -255,14 +300,37 @@ impl<S: Service> EventLoop<S> {
         if conn.closed {
             return;
         }
-        let env = Env {
-            service: &*self.service,
-            limits: &self.limits,
-            date: self.date.as_bytes(),
-            peer: conn.peer(),
-        };
-        let next = conn.on_ready(ready, &mut self.scratch, &env, self.service.config(), now);
+        let env = self.ctx.env(&self.date, conn, key);
+        let next = conn.on_ready(ready, &mut self.scratch, &env, self.ctx.config(), now);
         self.after(key, next);
+    }
+
+    /// Acts on what other threads posted: responses from the blocking pool, wake-ups
+    /// for pushed bodies. A message for a connection that has closed (its key now free
+    /// or another's) is dropped.
+    fn read_mailbox(&mut self, now: Instant) {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        self.ctx.mailbox.drain_into(&mut inbox);
+        for message in inbox.drain(..) {
+            let conn = match &message {
+                Message::Respond { conn, .. } | Message::Wake { conn } => *conn,
+            };
+            match self.conns.get(conn.key) {
+                Some(c) if c.serial == conn.serial && !c.closed => {}
+                _ => continue,
+            }
+            match message {
+                Message::Wake { .. } => self.conn_ready(conn.key, Ready::default(), now),
+                Message::Respond { response, .. } => {
+                    let c = &mut self.conns[conn.key];
+                    let env = self.ctx.env(&self.date, c, conn.key);
+                    let next =
+                        c.on_respond(response, &mut self.scratch, &env, self.ctx.config(), now);
+                    self.after(conn.key, next);
+                }
+            }
+        }
+        self.inbox = inbox;
     }
 
     fn expire_timers(&mut self, now: Instant) {
@@ -274,18 +342,16 @@ impl<S: Service> EventLoop<S> {
                 continue; // superseded by an earlier entry, or another connection's
             }
             conn.timer = None;
-            let deadline = conn.deadline(self.service.config());
-            if deadline > now {
-                self.timers.schedule(&mut conn.timer, deadline, key, serial);
-                continue;
+            match conn.deadline(self.ctx.config()) {
+                None => continue,
+                Some(deadline) if deadline > now => {
+                    self.timers.schedule(&mut conn.timer, deadline, key, serial);
+                    continue;
+                }
+                Some(_) => {}
             }
-            let env = Env {
-                service: &*self.service,
-                limits: &self.limits,
-                date: self.date.as_bytes(),
-                peer: conn.peer(),
-            };
-            let next = conn.on_timeout(&mut self.scratch, &env, self.service.config(), now);
+            let env = self.ctx.env(&self.date, conn, key);
+            let next = conn.on_timeout(&mut self.scratch, &env, self.ctx.config(), now);
             self.after(key, next);
         }
     }
@@ -321,9 +387,10 @@ impl<S: Service> EventLoop<S> {
         if conn.yielded {
             self.yielded.push(key);
         }
-        let deadline = conn.deadline(self.service.config());
-        self.timers
-            .schedule(&mut conn.timer, deadline, key, conn.serial);
+        if let Some(deadline) = conn.deadline(self.ctx.config()) {
+            self.timers
+                .schedule(&mut conn.timer, deadline, key, conn.serial);
+        }
     }
 
     fn free_closed(&mut self) {
@@ -335,7 +402,7 @@ impl<S: Service> EventLoop<S> {
 
     /// Stops accepting; idle connections close now, the rest after their request.
     fn begin_drain(&mut self, now: Instant) {
-        self.drain_deadline = Some(now + self.service.config().shutdown_timeout);
+        self.drain_deadline = Some(now + self.ctx.config().shutdown_timeout);
         if let Some(mut listener) = self.listener.take()
             && self.listening
         {

@@ -9,18 +9,22 @@
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 use crate::http::body::{ChunkError, ChunkedDecoder, Cursor};
+use crate::http::channel::{Receiver, Taken};
 use crate::http::date::{DATE_LEN, DateCache};
 use crate::http::encode::{self, BodyFraming, Persistence};
 use crate::http::method::Method;
 use crate::http::parse::{self, Framing, Head, HeaderSlots, Limits, ParseError, Version};
 use crate::http::response::{Body, Response};
 use crate::http::status::StatusCode;
-use crate::server::service::{Incoming, Service};
+use crate::server::mailbox::{ConnId, LoopHandle, Message};
+use crate::server::pool::BlockingPool;
+use crate::server::service::{BlockingJob, Incoming, Reply, Service};
 
 /// Output above which no further request is answered until the client has read some:
 /// a client that pipelines without reading cannot grow the buffer without bound.
@@ -35,6 +39,17 @@ pub(crate) struct Env<'a, S> {
     pub(crate) limits: &'a Limits,
     pub(crate) date: &'a [u8; DATE_LEN],
     pub(crate) peer: SocketAddr,
+    /// The loop and connection this exchange runs on; `None` in memory (the test client,
+    /// fuzzing), where blocking jobs run inline and pushed bodies are waited for.
+    pub(crate) origin: Option<Origin<'a, S>>,
+}
+
+/// Where an answer computed off the loop goes back to.
+pub(crate) struct Origin<'a, S> {
+    pub(crate) service: &'a Arc<S>,
+    pub(crate) mailbox: &'a LoopHandle,
+    pub(crate) pool: &'a BlockingPool,
+    pub(crate) conn: ConnId,
 }
 
 /// Where the exchange is, for the connection's timers.
@@ -46,6 +61,8 @@ pub(crate) enum Phase {
     Body,
     /// A response body is being produced as the client reads.
     Streaming,
+    /// A response is being computed off the loop.
+    Pending,
     /// No more requests will be read; the connection closes once output is flushed.
     Done,
 }
@@ -78,7 +95,24 @@ enum Writing {
         reader: Box<dyn Read + Send>,
         remaining: u64,
     },
-    // An upgraded protocol or a response computed off the loop would be further states here.
+    /// Pieces pushed from other threads, sent as they arrive.
+    Channel {
+        receiver: Receiver,
+        chunked: bool,
+    },
+    /// A response being computed off the loop. Nothing behind its request is answered
+    /// (or read) until it arrives, so pipelined responses keep their order.
+    Pending(Box<Pending>),
+}
+
+/// What a response computed off the loop needs when it arrives.
+struct Pending {
+    method: Box<str>,
+    target: Box<str>,
+    version: Version,
+    is_head: bool,
+    keep_alive: bool,
+    started: Option<Instant>,
 }
 
 /// The HTTP/1.1 state of one connection.
@@ -309,7 +343,8 @@ impl H1 {
         }
     }
 
-    /// Runs the app on one request and encodes its response.
+    /// Runs the service on one request and encodes its response, or leaves the exchange
+    /// waiting for a response computed off the loop.
     fn respond<S: Service>(
         &mut self,
         head: &Head<'_, '_>,
@@ -333,13 +368,63 @@ impl H1 {
             peer: env.peer,
         };
         let mut response = Response::empty(StatusCode::OK);
-        env.service.respond(request, &mut response);
+        let keep_alive = head.keep_alive && !self.closing;
+        if let Reply::Blocking(job) = env.service.respond(request, &mut response) {
+            match defer(job, env) {
+                Some(now) => response = now,
+                None => {
+                    self.writing = Writing::Pending(Box::new(Pending {
+                        method: head.method.into(),
+                        target: head.target.into(),
+                        version: head.version,
+                        is_head,
+                        keep_alive,
+                        started,
+                    }));
+                    return;
+                }
+            }
+        }
+        let line = (head.method, head.target, head.version);
+        self.answer(response, is_head, keep_alive, line, started, out, env);
+    }
+
+    /// Delivers the response a blocking view computed off the loop; what was read
+    /// behind its request is answered on the next `advance`.
+    pub(crate) fn complete<S: Service>(
+        &mut self,
+        response: Response,
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) {
+        let Writing::Pending(pending) = std::mem::replace(&mut self.writing, Writing::Idle) else {
+            unreachable!("a response was delivered to an exchange that awaited none");
+        };
+        let line = (&*pending.method, &*pending.target, pending.version);
+        // Shutdown may have begun while the view ran: then this is the last response.
+        let keep_alive = pending.keep_alive && !self.closing;
+        let (is_head, started) = (pending.is_head, pending.started);
+        self.answer(response, is_head, keep_alive, line, started, out, env);
+    }
+
+    /// Encodes a final response and writes its access-log line.
+    // Inlined into `respond`: passed by value to a call, the response was copied.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn answer<S: Service>(
+        &mut self,
+        mut response: Response,
+        is_head: bool,
+        keep_alive: bool,
+        (method, target, version): (&str, &str, Version),
+        started: Option<Instant>,
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) {
         if response.status().is_informational() {
             // An interim status would leave the client waiting for the final response.
             log::error!(
-                "{} {}: a handler returned {}, which is not a final status",
-                head.method,
-                head.target,
+                "{method} {target}: a handler returned {}, which is not a final status",
                 response.status()
             );
             response = Response::text("500 Internal Server Error\n")
@@ -347,26 +432,23 @@ impl H1 {
         }
         let status = response.status();
         let body_len = response.body_len();
-        let keep_alive = head.keep_alive && !self.closing;
         // The commonest response is written whole here, before `send`: passing it there
         // by value costs a copy of the response.
         let common = keep_alive
             && !is_head
-            && head.version == Version::Http11
+            && version == Version::Http11
             && matches!(&response.body, Body::Full(bytes)
                 if encode::write_common(out, &response, env.date, bytes));
         if !common {
-            self.send(response, is_head, head.version, keep_alive, out, env);
+            self.send(response, is_head, version, keep_alive, out, env);
         }
         if let Some(started) = started {
             let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
             log::info!(
                 target: "carafe::access",
-                "{} \"{} {} {}\" {} {} {}us",
+                "{} \"{method} {target} {}\" {} {} {}us",
                 env.peer.ip(),
-                head.method,
-                head.target,
-                if head.version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+                if version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
                 status.as_u16(),
                 bytes,
                 started.elapsed().as_micros()
@@ -392,8 +474,10 @@ impl H1 {
                 Body::Empty => BodyFraming::Length(0),
                 Body::Full(bytes) => BodyFraming::Length(bytes.len() as u64),
                 Body::Reader { len, .. } => BodyFraming::Length(*len),
-                Body::Stream(_) if version == Version::Http11 => BodyFraming::Chunked,
-                Body::Stream(_) => {
+                Body::Stream(_) | Body::Channel(_) if version == Version::Http11 => {
+                    BodyFraming::Chunked
+                }
+                Body::Stream(_) | Body::Channel(_) => {
                     // HTTP/1.0 has no chunked coding: the body ends with the connection.
                     keep_alive = keep_alive && is_head;
                     BodyFraming::UntilClose
@@ -429,6 +513,20 @@ impl H1 {
                     remaining: len,
                 };
             }
+            Body::Channel(receiver) => {
+                if let Some(origin) = &env.origin {
+                    let (mailbox, conn) = (origin.mailbox.clone(), origin.conn);
+                    // One wake-up per empty-to-not-empty change of each connection's
+                    // queue, so their number is bounded by the connections: reserved.
+                    receiver.set_notify(Box::new(move || {
+                        mailbox.post_reserved(Message::Wake { conn })
+                    }));
+                }
+                self.writing = Writing::Channel {
+                    receiver,
+                    chunked: framing == BodyFraming::Chunked,
+                };
+            }
         }
     }
 
@@ -453,6 +551,25 @@ impl H1 {
     fn fill_unguarded(&mut self, out: &mut BytesMut) -> Result<bool, ()> {
         match &mut self.writing {
             Writing::Idle => Ok(true),
+            Writing::Pending(_) => Ok(false),
+            Writing::Channel { receiver, chunked } => {
+                while out.len() < OUTPUT_HIGH_WATER {
+                    match receiver.take() {
+                        Taken::Piece(piece) if *chunked => encode::write_chunk(out, &piece),
+                        Taken::Piece(piece) => out.extend_from_slice(&piece),
+                        Taken::Empty => return Ok(false),
+                        Taken::Ended => {
+                            if *chunked {
+                                encode::write_last_chunk(out);
+                            } else {
+                                self.reading = Reading::Closed;
+                            }
+                            return Ok(true);
+                        }
+                    }
+                }
+                Ok(false)
+            }
             Writing::Stream { pieces, chunked } => {
                 while out.len() < OUTPUT_HIGH_WATER {
                     match pieces.next() {
@@ -536,10 +653,27 @@ impl H1 {
 
     pub(crate) fn phase(&self) -> Phase {
         match (&self.reading, &self.writing) {
-            (_, Writing::Stream { .. } | Writing::Reader { .. }) => Phase::Streaming,
+            (_, Writing::Pending(_)) => Phase::Pending,
+            (_, Writing::Stream { .. } | Writing::Reader { .. } | Writing::Channel { .. }) => {
+                Phase::Streaming
+            }
             (Reading::Closed, Writing::Idle) => Phase::Done,
             (Reading::Head { .. }, Writing::Idle) => Phase::Head,
             (Reading::Length { .. } | Reading::Chunked { .. }, Writing::Idle) => Phase::Body,
+        }
+    }
+
+    /// Whether the body being sent waits for pieces pushed from other threads: no
+    /// output timeout applies while nothing is pending.
+    pub(crate) fn awaits_push(&self) -> bool {
+        matches!(self.writing, Writing::Channel { .. })
+    }
+
+    /// Blocks until a pushed piece arrives (or a while passes): for an exchange driven
+    /// in memory, with no event loop to wake it.
+    pub(crate) fn wait_for_push(&self) {
+        if let Writing::Channel { receiver, .. } = &self.writing {
+            receiver.wait(Duration::from_millis(100));
         }
     }
 
@@ -547,6 +681,40 @@ impl H1 {
     pub(crate) fn wants_input(&self) -> bool {
         matches!(self.phase(), Phase::Head | Phase::Body)
     }
+}
+
+/// Hands a blocking job to the pool; its response comes back through the mailbox.
+/// Returns the response at once when the job ran here (in memory) or the pool is full.
+fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Option<Response> {
+    let Some(origin) = &env.origin else {
+        return Some(run_guarded(job, env.service));
+    };
+    let service = origin.service.clone();
+    let mailbox = origin.mailbox.clone();
+    let conn = origin.conn;
+    let task = Box::new(move || {
+        let response = run_guarded(job, &service);
+        // Bounded by the pool's own queue limit, and the client must not wait forever.
+        mailbox.post_reserved(Message::Respond { conn, response });
+    });
+    match origin.pool.submit(task) {
+        Ok(()) => None,
+        Err(_) => {
+            log::warn!("the blocking pool is full; answering 503");
+            Some(
+                Response::text("503 Service Unavailable: the server is busy\n")
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_header("Retry-After", "1"),
+            )
+        }
+    }
+}
+
+/// Runs a job; a panic the service did not catch still gets its client an answer.
+fn run_guarded<S: Service>(job: BlockingJob<S>, service: &S) -> Response {
+    catch_unwind(AssertUnwindSafe(|| job(service))).unwrap_or_else(|_| {
+        Response::text("500 Internal Server Error\n").with_status(StatusCode::INTERNAL_SERVER_ERROR)
+    })
 }
 
 /// Feeds `reads` to one connection's HTTP/1.1 exchange, as a socket would deliver them,
@@ -559,6 +727,7 @@ pub(crate) fn feed<'a, S: Service>(service: &S, reads: impl Iterator<Item = &'a 
         limits: &limits,
         date: date.as_bytes(),
         peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+        origin: None,
     };
     let mut h1 = H1::new();
     let mut pending = Vec::new();
@@ -566,11 +735,15 @@ pub(crate) fn feed<'a, S: Service>(service: &S, reads: impl Iterator<Item = &'a 
     for piece in reads {
         pending.extend_from_slice(piece);
         loop {
+            let before = out.len();
             let used = h1.advance(&mut pending, &mut out, &env);
             assert!(used <= pending.len());
             pending.drain(..used);
             if h1.phase() != Phase::Streaming {
                 break;
+            }
+            if out.len() == before {
+                h1.wait_for_push();
             }
         }
     }
@@ -592,13 +765,14 @@ mod tests {
             &self.config
         }
 
-        fn respond(&self, request: Incoming<'_>, response: &mut Response) {
+        fn respond(&self, request: Incoming<'_>, response: &mut Response) -> Reply<Stub> {
             *response = match (request.method.as_str(), request.target) {
                 ("GET", "/") => Response::text("root"),
                 ("POST", "/echo") => Response::new(request.body.to_vec()),
                 ("GET", "/early") => Response::empty(StatusCode::from(103)),
                 _ => Response::empty(StatusCode::NOT_FOUND),
             };
+            Reply::Ready
         }
     }
 

@@ -17,13 +17,17 @@ mod conn;
 mod event_loop;
 pub(crate) mod h1;
 mod listener;
+pub(crate) mod mailbox;
+pub(crate) mod pool;
 mod service;
 mod timer;
 
-pub(crate) use service::{Incoming, Service};
+pub(crate) use service::{BlockingJob, Incoming, Reply, Service};
 
 use event_loop::{EventLoop, WAKER};
 use listener::listen;
+use mailbox::LoopHandle;
+use pool::BlockingPool;
 
 /// A loop, erased to what `run` needs: the server is not generic over its service.
 type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
@@ -54,6 +58,7 @@ pub struct Server {
     loops: Vec<LoopRun>,
     local_addr: SocketAddr,
     shutdown: ShutdownHandle,
+    pool: BlockingPool,
 }
 
 /// Stops a running server from any thread: it stops accepting, finishes the requests in
@@ -65,17 +70,15 @@ pub struct ShutdownHandle {
 
 struct ShutdownState {
     requested: AtomicBool,
-    wakers: Vec<Waker>,
+    loops: Vec<LoopHandle>,
 }
 
 impl ShutdownHandle {
     /// Asks every loop to shut down gracefully; returns at once.
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
-        for waker in &self.inner.wakers {
-            if let Err(e) = waker.wake() {
-                log::error!("could not wake an event loop for shutdown: {e}");
-            }
+        for handle in &self.inner.loops {
+            handle.wake();
         }
     }
 
@@ -131,25 +134,36 @@ impl Server {
         }
 
         let service = Arc::new(service);
+        let config = service.config();
+        let pool = BlockingPool::new(config.blocking_threads, config.blocking_queue);
         let mut polls = Vec::with_capacity(workers);
-        let mut wakers = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
             let poll = Poll::new()?;
-            wakers.push(Waker::new(poll.registry(), WAKER)?);
+            // mio allows one waker per poll: the mailbox's serves shutdown as well.
+            let waker = Waker::new(poll.registry(), WAKER)?;
+            handles.push(LoopHandle::new(waker, config.mailbox_capacity));
             polls.push(poll);
         }
         let shutdown = ShutdownHandle {
             inner: Arc::new(ShutdownState {
                 requested: AtomicBool::new(false),
-                wakers,
+                loops: handles.clone(),
             }),
         };
         let loops = polls
             .into_iter()
             .zip(listeners)
-            .map(|(poll, listener)| {
-                let mut event_loop =
-                    EventLoop::new(poll, listener, service.clone(), shutdown.clone())?;
+            .zip(handles)
+            .map(|((poll, listener), mailbox)| {
+                let mut event_loop = EventLoop::new(
+                    poll,
+                    listener,
+                    service.clone(),
+                    mailbox,
+                    pool.clone(),
+                    shutdown.clone(),
+                )?;
                 Ok(Box::new(move || event_loop.run()) as LoopRun)
             })
             .collect::<io::Result<Vec<_>>>()?;
@@ -157,6 +171,7 @@ impl Server {
             loops,
             local_addr,
             shutdown,
+            pool,
         })
     }
 
@@ -222,6 +237,8 @@ impl Server {
                 result = joined;
             }
         }
+        // Views still running finish on their threads; their answers find no loop.
+        self.pool.close();
         result
     }
 }

@@ -17,9 +17,24 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn config(&self) -> &Config;
 
     /// Answers one request, writing the response into `response`, which arrives as an
-    /// empty `200 OK`. Must not panic: user code inside is the service's to guard.
-    fn respond(&self, request: Incoming<'_>, response: &mut Response);
+    /// empty `200 OK`; or hands back a job to run off the loop. Must not panic: user
+    /// code inside is the service's to guard.
+    fn respond(&self, request: Incoming<'_>, response: &mut Response) -> Reply<Self>
+    where
+        Self: Sized;
 }
+
+/// What the service made of a request.
+pub(crate) enum Reply<S> {
+    /// The response is in the slot.
+    Ready,
+    /// The answer may wait on something (a database, a file): run this on the blocking
+    /// pool; its response is sent when it returns, in the request's turn.
+    Blocking(BlockingJob<S>),
+}
+
+/// Work that computes a response off the loop. It owns what it needs of the request.
+pub(crate) type BlockingJob<S> = Box<dyn FnOnce(&S) -> Response + Send>;
 
 /// One parsed request, borrowed from the connection's buffer for the span of the call.
 pub(crate) struct Incoming<'a> {

@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{Incoming, Server, Service};
+use crate::server::{Incoming, Reply, Server, Service};
+use crate::web::blocking::{self, Blocking};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
 use crate::web::request::Request;
@@ -218,6 +219,8 @@ pub(crate) fn default_endpoint<F>(rule: &str) -> String {
 struct ViewEntry {
     view: View,
     blueprint: Option<usize>,
+    /// Runs on the blocking pool, not the loop.
+    blocking: bool,
 }
 
 struct BlueprintScope {
@@ -247,6 +250,8 @@ pub struct App {
     views: Vec<ViewEntry>,
     scaffold: Scaffold,
     blueprints: Vec<BlueprintScope>,
+    /// Whether any view is blocking: without one, a request skips the check.
+    any_blocking: bool,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
 }
@@ -266,6 +271,7 @@ impl App {
             views: Vec::new(),
             scaffold: Scaffold::default(),
             blueprints: Vec::new(),
+            any_blocking: false,
             #[cfg(feature = "templates")]
             templates: None,
         }
@@ -317,8 +323,32 @@ impl App {
         R: Responder,
     {
         let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-        self.add_view(rule, &endpoint, methods, boxed_view(view), None);
+        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), false);
         self
+    }
+
+    /// Registers views that run on the blocking pool: any view that may wait (a
+    /// database, a file, a sleep, another service). See [`Blocking`].
+    ///
+    /// ```
+    /// # use carafe::{App, Request};
+    /// # fn report(_: &Request) -> &'static str { "" }
+    /// let mut app = App::new();
+    /// app.blocking().get("/report", report);
+    /// ```
+    pub fn blocking(&mut self) -> Blocking<'_, App> {
+        Blocking::new(self)
+    }
+
+    pub(crate) fn add_boxed_view(
+        &mut self,
+        rule: &str,
+        endpoint: &str,
+        methods: &[Method],
+        view: View,
+        blocking: bool,
+    ) {
+        self.add_view(rule, endpoint, methods, view, None, blocking);
     }
 
     fn add_view(
@@ -328,13 +358,19 @@ impl App {
         methods: &[Method],
         view: View,
         blueprint: Option<usize>,
+        blocking: bool,
     ) {
         let target = self.views.len();
         let rule = Rule::new(rule, endpoint, methods, target).unwrap_or_else(|e| panic!("{e}"));
         std::sync::Arc::get_mut(&mut self.router)
             .expect("routes are registered before the app serves")
             .add(rule);
-        self.views.push(ViewEntry { view, blueprint });
+        self.any_blocking |= blocking;
+        self.views.push(ViewEntry {
+            view,
+            blueprint,
+            blocking,
+        });
     }
 
     scaffold_methods!();
@@ -377,6 +413,7 @@ impl App {
                 &route.methods,
                 route.view,
                 Some(index),
+                route.blocking,
             );
         }
         self.blueprints.push(BlueprintScope { name, scaffold });
@@ -444,14 +481,33 @@ impl App {
         self.views[target].blueprint
     }
 
-    /// Runs the whole dispatch chain for one request, leaving its response in
+    /// The chain for a request routed to a view on the loop earlier (a blocking view,
+    /// now on a pool thread).
+    pub(crate) fn dispatch_routed(&self, request: &mut Request<'_>, response: &mut Response) {
+        self.dispatch(request, Ok(Answered::No), response);
+    }
+
+    /// Whether routing sent the request to a blocking view.
+    fn routed_to_blocking(&self, request: &Request<'_>) -> Option<usize> {
+        let rule = request.rule?;
+        self.views[self.router.rule(rule).target]
+            .blocking
+            .then_some(rule)
+    }
+
+    /// Runs the dispatch chain on a routed request, leaving its response in
     /// `response`. Never panics: a panicking view or hook costs this request a 500.
     ///
     /// The response is written in place rather than returned: passed back by value, it
     /// was copied at each step of the chain, and each copy read back bytes just stored
     /// in smaller pieces, which stalls the CPU (about a third of dispatch time).
-    pub(crate) fn handle(&self, request: &mut Request<'_>, response: &mut Response) {
-        let routed = self.route_request(request, response);
+    #[inline]
+    fn dispatch(
+        &self,
+        request: &mut Request<'_>,
+        routed: Result<Answered, HttpError>,
+        response: &mut Response,
+    ) {
         let req = &*request;
         // The blueprint's scope (if any) is innermost: its error handlers and after-request
         // hooks come first, its before-request hooks last, as in Flask. The two scopes are
@@ -619,7 +675,7 @@ impl Service for App {
     }
 
     #[inline]
-    fn respond(&self, incoming: Incoming<'_>, response: &mut Response) {
+    fn respond(&self, incoming: Incoming<'_>, response: &mut Response) -> Reply<App> {
         let mut request = Request::new(
             self,
             incoming.method,
@@ -629,7 +685,15 @@ impl Service for App {
             incoming.body,
             incoming.peer,
         );
-        self.handle(&mut request, response);
+        let routed = self.route_request(&mut request, response);
+        if self.any_blocking
+            && matches!(routed, Ok(Answered::No))
+            && let Some(rule) = self.routed_to_blocking(&request)
+        {
+            return Reply::Blocking(blocking::job(&request, rule));
+        }
+        self.dispatch(&mut request, routed, response);
+        Reply::Ready
     }
 }
 

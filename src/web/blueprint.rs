@@ -6,6 +6,7 @@ use crate::http::status::StatusCode;
 use crate::web::app::{
     BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
 };
+use crate::web::blocking::Blocking;
 use crate::web::error::HttpError;
 use crate::web::request::Request;
 use crate::web::responder::{IntoResponse, Responder};
@@ -46,6 +47,7 @@ pub(crate) struct RouteDef {
     pub(crate) endpoint: String,
     pub(crate) methods: Vec<Method>,
     pub(crate) view: View,
+    pub(crate) blocking: bool,
 }
 
 impl Blueprint {
@@ -91,6 +93,23 @@ impl Blueprint {
         R: Responder,
     {
         let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
+        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), false);
+        self
+    }
+
+    /// Registers views that run on the blocking pool (see [`App::blocking`](crate::App::blocking)).
+    pub fn blocking(&mut self) -> Blocking<'_, Blueprint> {
+        Blocking::new(self)
+    }
+
+    pub(crate) fn add_boxed_view(
+        &mut self,
+        rule: &str,
+        endpoint: &str,
+        methods: &[Method],
+        view: View,
+        blocking: bool,
+    ) {
         // Flask joins prefix and rule with exactly one slash.
         let rule = if rule.is_empty() {
             self.url_prefix.clone()
@@ -99,11 +118,11 @@ impl Blueprint {
         };
         self.routes.push(RouteDef {
             rule,
-            endpoint,
+            endpoint: endpoint.to_owned(),
             methods: methods.to_vec(),
-            view: boxed_view(view),
+            view,
+            blocking,
         });
-        self
     }
 
     scaffold_methods!();

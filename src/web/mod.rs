@@ -6,6 +6,7 @@
 //! implements; nothing below this layer names anything in it.
 
 pub(crate) mod app;
+pub(crate) mod blocking;
 pub(crate) mod blueprint;
 pub(crate) mod converter;
 pub(crate) mod cookie;

@@ -42,7 +42,7 @@ pub struct Request<'a> {
     query: &'a str,
     /// The percent-decoded path; `None` if it does not decode to UTF-8.
     pub(crate) path: Option<Cow<'a, str>>,
-    headers: &'a [httparse::Header<'a>],
+    pub(crate) headers: &'a [httparse::Header<'a>],
     body: &'a [u8],
     remote_addr: SocketAddr,
     pub(crate) app: &'a App,
@@ -188,6 +188,12 @@ impl<'a> Request<'a> {
     /// Every header as (name, value bytes), in order.
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         self.headers.iter().map(|h| (h.name, h.value))
+    }
+
+    /// The `Last-Event-ID` header a reconnecting `EventSource` sends: the id of the last
+    /// server-sent event it received (see [`Response::event_stream`](crate::Response::event_stream)).
+    pub fn last_event_id(&self) -> Option<&'a str> {
+        self.header("Last-Event-ID")
     }
 
     /// The `Content-Type` header.

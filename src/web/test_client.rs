@@ -117,6 +117,7 @@ impl<'a> TestClient<'a> {
             limits: &limits,
             date: date.as_bytes(),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            origin: None,
         };
         let mut h1 = H1::new();
         let mut input = input.to_vec();
@@ -132,6 +133,10 @@ impl<'a> TestClient<'a> {
             out.clear();
             if h1.phase() != Phase::Streaming && n == 0 && !produced {
                 return output;
+            }
+            if !produced && h1.awaits_push() {
+                // A body pushed from another thread: wait for its next piece or its end.
+                h1.wait_for_push();
             }
         }
     }
