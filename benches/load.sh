@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benches/load.sh [--workers N] [SCENARIO...]
+# benches/load.sh [--workers N] [--example NAME] [SCENARIO...]
 #
 # The load benchmark in one command. Builds examples/techempower.rs in release, starts it,
 # drives it with wrk (installed with apt-get if missing) and prints, per scenario:
@@ -14,18 +14,26 @@
 #   with wrk on the same machine, the client takes cores from the server, so scaling is
 #   bounded by the client, not by the loops.
 #
-# Scenarios: plaintext-c64 plaintext-c512 plaintext-pipe16 json-c64 (default: all four).
+# --example NAME: serve examples/NAME.rs instead of techempower (it must read PORT).
+#
+# Scenarios: plaintext-c64 plaintext-c512 plaintext-pipe16 json-c64 (default: all four);
+#   blocking-c64 (GET /blocking/plaintext, a trivial view on the blocking pool: with
+#   `--example blocking plaintext-c64 blocking-c64` the two CPU/REQ figures give the cost
+#   of the hand-off to the pool; a scenario may be named more than once).
 # Env: WARM (s, default 2), DUR (s, default 10), PORT (default 8080), IDLE (connections for
 #   the idle run, default 10000; 0 skips it). Results are also appended to benches/results/.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 workers=1
+example=techempower
 scenarios=
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift 2 ;;
     --workers=*) workers=${1#*=}; shift ;;
+    --example) example=$2; shift 2 ;;
+    --example=*) example=${1#*=}; shift ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) scenarios="$scenarios $1"; shift ;;
   esac
@@ -38,8 +46,8 @@ if ! command -v wrk >/dev/null; then
   echo "wrk not found: installing it with apt-get" >&2
   { apt-get update && apt-get install -y wrk; } >/dev/null || { echo "could not install wrk" >&2; exit 1; }
 fi
-(cd "$root" && cargo build --release --example techempower) || exit 1
-bin=$root/target/release/examples/techempower
+(cd "$root" && cargo build --release --example "$example") || exit 1
+bin=$root/target/release/examples/$example
 
 # 10 000 idle connections need as many descriptors on each side, plus the listener's.
 ulimit -n 65535 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -87,7 +95,7 @@ else
 fi
 
 {
-  echo "# carafe load.sh $(date -u +%FT%TZ) workers=$workers warm=${WARM}s dur=${DUR}s; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uname -sr)"
+  echo "# carafe load.sh $(date -u +%FT%TZ) example=$example workers=$workers warm=${WARM}s dur=${DUR}s; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uname -sr)"
   printf '%-17s %10s %9s %7s %10s %10s %8s %6s %6s\n' SCENARIO REQ/S P99 ERRORS PEAK_RSS_KB CPU_US/REQ USER_US CPU0% CPU1%
 } | tee -a "$results"
 
@@ -98,6 +106,7 @@ for sc in $scenarios; do
     plaintext-c512)   args=(-c512 "http://127.0.0.1:$PORT/plaintext") ;;
     plaintext-pipe16) args=(-c64 -s "$here/pipeline.lua" "http://127.0.0.1:$PORT/plaintext") ;;
     json-c64)         args=(-c64 "http://127.0.0.1:$PORT/json") ;;
+    blocking-c64)     args=(-c64 "http://127.0.0.1:$PORT/blocking/plaintext") ;;
     *) echo "load.sh: unknown scenario $sc" >&2; continue ;;
   esac
   "${wrk[@]}" -d"${WARM}s" "${args[@]}" >/dev/null 2>&1

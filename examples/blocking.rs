@@ -63,6 +63,10 @@ fn fast(_: &Request) -> &'static str {
     "fast"
 }
 
+fn plaintext(_: &Request) -> Response {
+    Response::text("Hello, World!")
+}
+
 #[derive(Serialize)]
 struct User {
     id: u64,
@@ -95,6 +99,10 @@ pub fn app() -> App {
     app.blocking().get("/slow", slow);
     app.blocking().get("/db/users/<int:id>", user);
     app.get("/fast", fast);
+    // The same trivial view on the loop and on the pool: what the hand-off costs
+    // (`benches/load.sh --example blocking plaintext-c64 blocking-c64`).
+    app.get("/plaintext", plaintext);
+    app.blocking().get("/blocking/plaintext", plaintext);
     app.get("/", |_: &Request| {
         "Try /slow (two seconds on the pool), /fast (at once, meanwhile) and /db/users/7.\n"
     });
