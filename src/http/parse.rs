@@ -75,8 +75,6 @@ pub(crate) enum ParseError {
     TooManyFields,
     /// Request-target over the limit → 414.
     UriTooLong,
-    /// Declared body over the limit → 413.
-    BodyTooLarge,
     /// A transfer coding other than chunked → 501.
     UnsupportedCoding,
     /// An `Expect` other than `100-continue` → 417.
@@ -93,7 +91,6 @@ impl ParseError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
             ParseError::UriTooLong => StatusCode::URI_TOO_LONG,
-            ParseError::BodyTooLarge => StatusCode::CONTENT_TOO_LARGE,
             ParseError::UnsupportedCoding => StatusCode::NOT_IMPLEMENTED,
             ParseError::Expectation => StatusCode::EXPECTATION_FAILED,
             ParseError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -107,7 +104,6 @@ impl ParseError {
             ParseError::HeadTooLarge => "request header fields too large",
             ParseError::TooManyFields => "too many header fields",
             ParseError::UriTooLong => "request-target too long",
-            ParseError::BodyTooLarge => "request body too large",
             ParseError::UnsupportedCoding => "transfer coding not implemented",
             ParseError::Expectation => "expectation not supported",
             ParseError::Version => "HTTP version not supported",
@@ -196,7 +192,7 @@ fn parse_head_into<'b, 'h>(
         Version::Http11
     };
     check_target(method, target)?;
-    let fields = scan_fields(headers, version, limits)?;
+    let fields = scan_fields(headers, version)?;
     Ok(Some(Head {
         method,
         target,
@@ -417,11 +413,7 @@ fn is_host(name: &[u8]) -> bool {
 }
 
 /// One pass over the fields: framing, persistence, Host and Expect (RFC 9112 §6, §9.3).
-fn scan_fields(
-    headers: &[httparse::Header<'_>],
-    version: Version,
-    limits: &Limits,
-) -> Result<Fields, ParseError> {
+fn scan_fields(headers: &[httparse::Header<'_>], version: Version) -> Result<Fields, ParseError> {
     let mut content_length: Option<u64> = None;
     let mut codings = Codings::default();
     let mut close = false;
@@ -482,11 +474,9 @@ fn scan_fields(
         codings.check()?;
         Framing::Chunked
     } else {
-        let len = content_length.unwrap_or(0);
-        if len > limits.max_body_size as u64 {
-            return Err(ParseError::BodyTooLarge);
-        }
-        Framing::Length(len)
+        // Checked against the body limit by the caller, which answers 413 through the
+        // app: the request exists, so its error handlers apply.
+        Framing::Length(content_length.unwrap_or(0))
     };
     let keep_alive = match version {
         Version::Http11 => !close,
@@ -755,7 +745,6 @@ mod tests {
             (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             (b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\n\r\n", 417),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1025\r\n\r\n", 413),
         ];
         for (req, expected) in cases {
             assert_eq!(status(req), *expected, "{:?}", String::from_utf8_lossy(req));

@@ -187,9 +187,9 @@ impl Conn {
         match self.h1.phase() {
             Phase::Head if self.rbuf.is_empty() => Next::Close,
             Phase::Head | Phase::Body => {
-                self.rbuf.clear();
                 let mut out = std::mem::take(&mut scratch.write);
-                self.h1.time_out(&mut out, env);
+                self.h1.time_out(&self.rbuf, &mut out, env);
+                self.rbuf.clear();
                 scratch.write = out;
                 self.drive(scratch, env, config, now).unwrap_or(Next::Close)
             }
@@ -278,6 +278,10 @@ impl Conn {
             scratch.write = out;
         }
         result?;
+        if self.wbuf.is_empty() {
+            // Everything produced is on the socket: finished requests get their log lines.
+            self.h1.flushed(now);
+        }
         self.note_partial(now);
         if self.h1.phase() == Phase::Done && self.wbuf.is_empty() {
             return self.finish(scratch, config, now);

@@ -19,9 +19,10 @@ use crate::http::channel::{Receiver, Taken};
 use crate::http::date::{DATE_LEN, DateCache};
 use crate::http::encode::{self, BodyFraming, Persistence};
 use crate::http::method::Method;
-use crate::http::parse::{self, Framing, Head, HeaderSlots, Limits, ParseError, Version};
+use crate::http::parse::{self, Framing, Head, HeaderSlots, Limits, Version};
 use crate::http::response::{Body, Response};
 use crate::http::status::StatusCode;
+use crate::server::access_log::{self, AccessLog};
 use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::{BlockingJob, Incoming, Reply, Service};
@@ -72,13 +73,19 @@ enum Reading {
     /// Waiting for a head; the first `seen` bytes of input hold no complete one.
     Head { seen: usize },
     /// A head of `head_len` bytes was parsed; `body_len` bytes of body follow.
-    Length { head_len: usize, body_len: usize },
+    Length {
+        head_len: usize,
+        body_len: usize,
+        /// When the head was complete, for the access log (`None` when it is off).
+        head_at: Option<Instant>,
+    },
     /// A chunked body is being decoded in place right after the head.
     Chunked {
         head_len: usize,
         decoder: ChunkedDecoder,
         cursor: Cursor,
         expect_continue: bool,
+        head_at: Option<Instant>,
     },
     /// Nothing more is read: `Connection: close`, an error, or end of input.
     Closed,
@@ -121,6 +128,7 @@ pub(crate) struct H1 {
     writing: Writing,
     /// Answer the request in progress with `Connection: close` (server shutting down).
     closing: bool,
+    log: AccessLog,
 }
 
 /// The result of one step over the input.
@@ -141,6 +149,7 @@ impl H1 {
             reading: Reading::Head { seen: 0 },
             writing: Writing::Idle,
             closing: false,
+            log: AccessLog::default(),
         }
     }
 
@@ -210,11 +219,15 @@ impl H1 {
                     Err(err) => return self.fail(err.status(), err.reason(), out, env),
                 };
                 match head.framing {
+                    Framing::Length(len) if len > env.limits.max_body_size as u64 => {
+                        let head_at = access_log::enabled().then(Instant::now);
+                        self.refuse(head, StatusCode::CONTENT_TOO_LARGE, head_at, out, env)
+                    }
                     Framing::Length(len) => {
-                        // The limit was checked against the body limit, so this fits.
+                        // Within the body limit, so this fits.
                         let total = head.len + len as usize;
                         if buf.len() >= total {
-                            self.respond(head, &buf[head.len..total], out, env);
+                            self.respond(head, &buf[head.len..total], None, out, env);
                             if buf.len() == total {
                                 return Step::Answered(total);
                             }
@@ -227,6 +240,7 @@ impl H1 {
                         self.reading = Reading::Length {
                             head_len: head.len,
                             body_len: len as usize,
+                            head_at: access_log::enabled().then(Instant::now),
                         };
                         Step::NeedMore
                     }
@@ -236,18 +250,24 @@ impl H1 {
                             decoder: ChunkedDecoder::new(env.limits.max_body_size),
                             cursor: Cursor::default(),
                             expect_continue: head.expect_continue,
+                            head_at: access_log::enabled().then(Instant::now),
                         };
                         Step::Again
                     }
                 }
             }
-            Reading::Length { head_len, body_len } => {
-                let (head_len, total) = (*head_len, *head_len + *body_len);
+            Reading::Length {
+                head_len,
+                body_len,
+                head_at,
+            } => {
+                let (head_len, total, head_at) = (*head_len, *head_len + *body_len, *head_at);
                 if buf.len() < total {
                     return Step::NeedMore;
                 }
                 self.reading = Reading::Head { seen: 0 };
-                self.respond_buffered(&buf[..head_len], &buf[head_len..total], out, env);
+                let (head, body) = (&buf[..head_len], &buf[head_len..total]);
+                self.respond_buffered(head, body, head_at, out, env);
                 Step::Answered(total)
             }
             Reading::Chunked {
@@ -255,8 +275,9 @@ impl H1 {
                 decoder,
                 cursor,
                 expect_continue,
+                head_at,
             } => {
-                let head_len = *head_len;
+                let (head_len, head_at) = (*head_len, *head_at);
                 let (_, body) = buf.split_at_mut(head_len);
                 match decoder.decode(body, cursor) {
                     Ok(true) => {
@@ -265,6 +286,7 @@ impl H1 {
                         self.respond_buffered(
                             &buf[..head_len],
                             &buf[head_len..head_len + written],
+                            head_at,
                             out,
                             env,
                         );
@@ -280,8 +302,8 @@ impl H1 {
                         self.fail(StatusCode::BAD_REQUEST, why, out, env)
                     }
                     Err(ChunkError::TooLarge) => {
-                        let err = ParseError::BodyTooLarge;
-                        self.fail(err.status(), err.reason(), out, env)
+                        let status = StatusCode::CONTENT_TOO_LARGE;
+                        self.refuse_buffered(&buf[..head_len], status, head_at, out, env)
                     }
                 }
             }
@@ -316,11 +338,14 @@ impl H1 {
             let Framing::Length(len) = head.framing else {
                 break;
             };
+            if len > env.limits.max_body_size as u64 {
+                break;
+            }
             let total = head.len + len as usize;
             if rest.len() < total {
                 break;
             }
-            self.respond(head, &rest[head.len..total], out, env);
+            self.respond(head, &rest[head.len..total], None, out, env);
             used += total;
         }
         used
@@ -332,15 +357,63 @@ impl H1 {
         &mut self,
         head: &[u8],
         body: &[u8],
+        head_at: Option<Instant>,
         out: &mut BytesMut,
         env: &Env<'_, S>,
     ) {
         match parse::parse_head(head, &mut HeaderSlots::new(), env.limits) {
-            Ok(Some(head)) => self.respond(&head, body, out, env),
+            Ok(Some(head)) => self.respond(&head, body, head_at, out, env),
             _ => {
                 self.fail(StatusCode::BAD_REQUEST, "malformed request", out, env);
             }
         }
+    }
+
+    /// Refuses a request whose head was parsed on an earlier call (see [`H1::refuse`]).
+    fn refuse_buffered<S: Service>(
+        &mut self,
+        head: &[u8],
+        status: StatusCode,
+        head_at: Option<Instant>,
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) -> Step {
+        match parse::parse_head(head, &mut HeaderSlots::new(), env.limits) {
+            Ok(Some(head)) => self.refuse(&head, status, head_at, out, env),
+            _ => self.fail(status, "malformed request", out, env),
+        }
+    }
+
+    /// Refuses a request the server will not finish reading (its body is too large, or
+    /// too slow): the service dresses the error (an app's error handlers), and reading
+    /// stops, since the rest of the stream cannot be trusted.
+    fn refuse<S: Service>(
+        &mut self,
+        head: &Head<'_, '_>,
+        status: StatusCode,
+        head_at: Option<Instant>,
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) -> Step {
+        let Some(method) = Method::from_bytes(head.method.as_bytes()) else {
+            return self.fail(status, "malformed request", out, env);
+        };
+        let is_head = method == Method::HEAD;
+        let request = Incoming {
+            method,
+            version: head.version,
+            target: head.target,
+            headers: head.headers,
+            body: &[],
+            peer: env.peer,
+        };
+        let mut response = Response::empty(status);
+        env.service.refuse(request, status, &mut response);
+        let started = access_log::enabled().then(|| head_at.unwrap_or_else(Instant::now));
+        let line = (head.method, head.target, head.version);
+        self.answer(response, is_head, false, line, started, out, env);
+        self.reading = Reading::Closed;
+        Step::Closed
     }
 
     /// Runs the service on one request and encodes its response, or leaves the exchange
@@ -349,6 +422,7 @@ impl H1 {
         &mut self,
         head: &Head<'_, '_>,
         body: &[u8],
+        head_at: Option<Instant>,
         out: &mut BytesMut,
         env: &Env<'_, S>,
     ) {
@@ -356,8 +430,8 @@ impl H1 {
             self.fail(StatusCode::BAD_REQUEST, "invalid method", out, env);
             return;
         };
-        let logging = log::log_enabled!(target: "carafe::access", log::Level::Info);
-        let started = logging.then(Instant::now);
+        // From the complete head: earlier than now when the body came in later reads.
+        let started = access_log::enabled().then(|| head_at.unwrap_or_else(Instant::now));
         let is_head = method == Method::HEAD;
         let request = Incoming {
             method,
@@ -371,8 +445,26 @@ impl H1 {
         let keep_alive = head.keep_alive && !self.closing;
         if let Reply::Blocking(job) = env.service.respond(request, &mut response) {
             match defer(job, env) {
-                Some(now) => response = now,
-                None => {
+                Deferred::Now(now) => response = now,
+                Deferred::Refused => {
+                    // The pool is full: refused like any error after routing, so the
+                    // app's handlers dress it; the client may retry shortly.
+                    let request = Incoming {
+                        method: Method::from_bytes(head.method.as_bytes()).expect("parsed above"),
+                        version: head.version,
+                        target: head.target,
+                        headers: head.headers,
+                        body,
+                        peer: env.peer,
+                    };
+                    let status = StatusCode::SERVICE_UNAVAILABLE;
+                    response = Response::empty(status);
+                    env.service.refuse(request, status, &mut response);
+                    if response.header("Retry-After").is_none() {
+                        response.set_header("Retry-After", "1");
+                    }
+                }
+                Deferred::Later => {
                     self.writing = Writing::Pending(Box::new(Pending {
                         method: head.method.into(),
                         target: head.target.into(),
@@ -443,16 +535,10 @@ impl H1 {
             self.send(response, is_head, version, keep_alive, out, env);
         }
         if let Some(started) = started {
-            let bytes = body_len.map_or_else(|| "-".to_owned(), |n| n.to_string());
-            log::info!(
-                target: "carafe::access",
-                "{} \"{method} {target} {}\" {} {} {}us",
-                env.peer.ip(),
-                if version == Version::Http10 { "HTTP/1.0" } else { "HTTP/1.1" },
-                status.as_u16(),
-                bytes,
-                started.elapsed().as_micros()
-            );
+            let line = (method, target, version);
+            let produced = matches!(self.writing, Writing::Idle);
+            self.log
+                .record(env.peer, line, status, body_len, started, produced);
         }
     }
 
@@ -535,9 +621,13 @@ impl H1 {
         // User code runs here (iterators, readers): a panic ends this response, not the loop.
         let finished = catch_unwind(AssertUnwindSafe(|| self.fill_unguarded(out)));
         match finished {
-            Ok(Ok(true)) => self.writing = Writing::Idle,
+            Ok(Ok(true)) => {
+                self.writing = Writing::Idle;
+                self.log.body_done();
+            }
             Ok(Ok(false)) => {}
             Ok(Err(())) | Err(_) => {
+                self.log.body_done();
                 // The promised length or chunk framing cannot be completed: stop here and
                 // close, so the client sees a truncated body rather than a wrong one.
                 log::warn!("a response body failed while being sent; closing the connection");
@@ -629,7 +719,31 @@ impl H1 {
     }
 
     /// Answers the request in progress with `408 Request Timeout` and stops reading.
-    pub(crate) fn time_out<S: Service>(&mut self, out: &mut BytesMut, env: &Env<'_, S>) {
+    /// `input` is what the connection holds of it: a request whose head is complete is
+    /// refused through the service, like any error after routing.
+    pub(crate) fn time_out<S: Service>(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) {
+        let body_of = match self.reading {
+            Reading::Length {
+                head_len, head_at, ..
+            }
+            | Reading::Chunked {
+                head_len, head_at, ..
+            } if matches!(self.writing, Writing::Idle) && input.len() >= head_len => {
+                Some((head_len, head_at))
+            }
+            _ => None,
+        };
+        if let Some((head_len, head_at)) = body_of {
+            let status = StatusCode::REQUEST_TIMEOUT;
+            self.refuse_buffered(&input[..head_len], status, head_at, out, env);
+            self.reading = Reading::Closed;
+            return;
+        }
         if matches!(self.writing, Writing::Idle) && !matches!(self.reading, Reading::Closed) {
             self.fail(
                 StatusCode::REQUEST_TIMEOUT,
@@ -663,6 +777,12 @@ impl H1 {
         }
     }
 
+    /// Everything produced so far has been handed to the socket (or, in memory, taken).
+    #[inline]
+    pub(crate) fn flushed(&mut self, now: Instant) {
+        self.log.flushed(now);
+    }
+
     /// Whether the body being sent waits for pieces pushed from other threads: no
     /// output timeout applies while nothing is pending.
     pub(crate) fn awaits_push(&self) -> bool {
@@ -683,11 +803,20 @@ impl H1 {
     }
 }
 
-/// Hands a blocking job to the pool; its response comes back through the mailbox.
-/// Returns the response at once when the job ran here (in memory) or the pool is full.
-fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Option<Response> {
+/// What became of a blocking job.
+enum Deferred {
+    /// On the pool; its response comes back through the mailbox.
+    Later,
+    /// Run here (in memory, with no loop): its response.
+    Now(Response),
+    /// The pool is full.
+    Refused,
+}
+
+/// Hands a blocking job to the pool, or runs it here when there is no loop.
+fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Deferred {
     let Some(origin) = &env.origin else {
-        return Some(run_guarded(job, env.service));
+        return Deferred::Now(run_guarded(job, env.service));
     };
     let service = origin.service.clone();
     let mailbox = origin.mailbox.clone();
@@ -698,14 +827,10 @@ fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Option<Response> 
         mailbox.post_reserved(Message::Respond { conn, response });
     });
     match origin.pool.submit(task) {
-        Ok(()) => None,
+        Ok(()) => Deferred::Later,
         Err(_) => {
             log::warn!("the blocking pool is full; answering 503");
-            Some(
-                Response::text("503 Service Unavailable: the server is busy\n")
-                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_header("Retry-After", "1"),
-            )
+            Deferred::Refused
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
+use crate::http::status::StatusCode;
 
 /// What answers requests. Shared by every loop, hence `Send + Sync`.
 pub(crate) trait Service: Send + Sync + 'static {
@@ -22,6 +23,15 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn respond(&self, request: Incoming<'_>, response: &mut Response) -> Reply<Self>
     where
         Self: Sized;
+
+    /// Answers a request the server refuses after reading its head (its body is too
+    /// large, or arrives too slowly), writing the error response into `response`, which
+    /// arrives as an empty response with `status`. `request.body` is empty. The
+    /// connection closes after it.
+    fn refuse(&self, request: Incoming<'_>, status: StatusCode, response: &mut Response) {
+        let _ = request;
+        *response = Response::text(format!("{status}\n")).with_status(status);
+    }
 }
 
 /// What the service made of a request.

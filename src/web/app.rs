@@ -484,7 +484,7 @@ impl App {
     /// The chain for a request routed to a view on the loop earlier (a blocking view,
     /// now on a pool thread).
     pub(crate) fn dispatch_routed(&self, request: &mut Request<'_>, response: &mut Response) {
-        self.dispatch(request, Ok(Answered::No), response);
+        self.dispatch(request, Ok(Answered::No), true, response);
     }
 
     /// Whether routing sent the request to a blocking view.
@@ -501,11 +501,15 @@ impl App {
     /// The response is written in place rather than returned: passed back by value, it
     /// was copied at each step of the chain, and each copy read back bytes just stored
     /// in smaller pieces, which stalls the CPU (about a third of dispatch time).
+    ///
+    /// `before` is false for a request the server refused after routing (413, 408):
+    /// only its error handlers and after-request hooks run.
     #[inline]
     fn dispatch(
         &self,
         request: &mut Request<'_>,
         routed: Result<Answered, HttpError>,
+        before: bool,
         response: &mut Response,
     ) {
         let req = &*request;
@@ -520,6 +524,9 @@ impl App {
         // One guard around the whole chain: a panic anywhere in it costs a 500.
         guarded_response(req, response, |response| {
             let outcome = (|| {
+                if !before {
+                    return routed.map(|_| ());
+                }
                 for hook in &outer.before {
                     if let Some(resp) = hook(req)? {
                         *response = resp;
@@ -692,8 +699,24 @@ impl Service for App {
         {
             return Reply::Blocking(blocking::job(&request, rule));
         }
-        self.dispatch(&mut request, routed, response);
+        self.dispatch(&mut request, routed, true, response);
         Reply::Ready
+    }
+
+    fn refuse(&self, incoming: Incoming<'_>, status: StatusCode, response: &mut Response) {
+        let mut request = Request::new(
+            self,
+            incoming.method,
+            incoming.version,
+            incoming.target,
+            incoming.headers,
+            incoming.body,
+            incoming.peer,
+        );
+        // Routed only to find the blueprint whose error handlers apply; the refusal
+        // stands whatever routing says.
+        let _ = self.route_request(&mut request, response);
+        self.dispatch(&mut request, Err(abort(status)), false, response);
     }
 }
 

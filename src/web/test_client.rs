@@ -131,6 +131,7 @@ impl<'a> TestClient<'a> {
             let produced = !out.is_empty();
             output.extend_from_slice(&out);
             out.clear();
+            h1.flushed(std::time::Instant::now());
             if h1.phase() != Phase::Streaming && n == 0 && !produced {
                 return output;
             }
