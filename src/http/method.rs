@@ -48,6 +48,8 @@ impl Method {
     /// The method named by `name`, or `None` if it is not a token (RFC 9110 §5.6.2).
     ///
     /// Method names are case-sensitive: `get` is an extension method, not `GET`.
+    // Inlined into the request path, where it is called from more than one place.
+    #[inline(always)]
     pub fn from_bytes(name: &[u8]) -> Option<Method> {
         // The standard methods are matched first so that requests never allocate for them.
         let standard = match name {

@@ -19,7 +19,9 @@ pub(crate) fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
 /// whether the path holds a `%` (and so needs [`percent_decode`]).
 ///
 /// One pass, eight bytes at a time, where a scan for `?` and then one for `%` cost a
-/// short path about 60 instructions more.
+/// short path about 60 instructions more. Inlined by force into the request path, which
+/// is built from more than one place.
+#[inline(always)]
 pub(crate) fn split_target(path_and_query: &str) -> (&str, &str, bool) {
     let bytes = path_and_query.as_bytes();
     match first_of(b'?', b'%', bytes) {

@@ -66,6 +66,9 @@ pub(crate) struct Decoded<'a> {
 }
 
 impl<'a> Request<'a> {
+    // Built in place in the caller's frame: a call returned it by copy (the request path
+    // also builds one for refusals and on the blocking pool, so it is not inlined alone).
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         app: &'a App,

@@ -193,6 +193,7 @@ impl<'a> Request<'a> {
     }
 
     /// After the dispatch chain: send the session back if it changed.
+    #[inline(always)]
     pub(crate) fn save_session(&mut self, resp: &mut Response) {
         let Some(session) = self.session.session.get_mut().as_ref() else {
             return; // never looked at
