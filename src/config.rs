@@ -51,6 +51,9 @@ pub struct Config {
     pub workers: usize,
     /// The listen backlog (the kernel may cap it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Permissions given to a Unix domain socket the server creates (`0o660` lets the
+    /// owner's group, e.g. nginx's, connect); `None` leaves them to the umask.
+    pub unix_socket_mode: Option<u32>,
     /// Most threads running blocking views at once (shared by every loop); started on
     /// demand, they exit after a minute without work.
     pub blocking_threads: usize,
@@ -90,6 +93,7 @@ impl Default for Config {
             max_connections: 10_000,
             workers: 1,
             backlog: 1024,
+            unix_socket_mode: None,
             blocking_threads: 64,
             blocking_queue: 1024,
             mailbox_capacity: 64 * 1024,
@@ -167,6 +171,12 @@ impl Config {
             config.send_file_max_age = Some(Duration::from_secs(
                 seconds.map_err(|_| ConfigError { name, value })?,
             ));
+        }
+        if let Some((name, value)) = get("UNIX_SOCKET_MODE") {
+            // Octal, as chmod takes it: 660 or 0o660.
+            let digits = value.trim().trim_start_matches("0o");
+            config.unix_socket_mode =
+                Some(u32::from_str_radix(digits, 8).map_err(|_| ConfigError { name, value })?);
         }
         if let Some((_, key)) = get("SECRET_KEY") {
             config.secret_key = Some(key);

@@ -55,7 +55,7 @@ pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
 #[cfg(feature = "templates")]
 pub use minijinja::context;
-pub use server::{Server, ShutdownHandle};
+pub use server::{ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
 pub use web::app::{App, BeforeRequest};
 pub use web::blocking::Blocking;
 pub use web::blueprint::Blueprint;

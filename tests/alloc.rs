@@ -83,7 +83,7 @@ fn exchange(stream: &mut TcpStream, path: &str, count: usize, depth: usize) {
 #[test]
 fn a_warm_keep_alive_connection_allocates_nothing() {
     let server = hello::app().bind("127.0.0.1:0").unwrap();
-    let addr = server.local_addr();
+    let addr = server.local_addr().tcp().unwrap();
     let stop = server.shutdown_handle();
     let thread = std::thread::spawn(move || {
         COUNTED.with(|c| c.set(true));

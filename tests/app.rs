@@ -280,7 +280,7 @@ fn request_helpers() {
             req.args().get_all("tag").collect::<Vec<_>>(),
             form.get("name"),
             req.header("x-MIXED-case"),
-            req.remote_addr().ip(),
+            req.remote_addr().unwrap(),
             req.url(),
         ))
     });

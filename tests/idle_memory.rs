@@ -91,7 +91,7 @@ fn settled() -> isize {
 #[test]
 fn idle_connections_give_their_buffers_back() {
     let server = app().bind("127.0.0.1:0").unwrap();
-    let addr = server.local_addr();
+    let addr = server.local_addr().tcp().unwrap();
     let stop = server.shutdown_handle();
     let thread = std::thread::spawn(move || {
         COUNTED.with(|c| c.set(true));

@@ -104,7 +104,7 @@ fn emfile_child() {
     // SAFETY: setrlimit reads a valid rlimit struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     // On a line of its own: the test harness has already printed "test emfile_child ... ".
-    println!("\nPORT {}", server.local_addr().port());
+    println!("\nPORT {}", server.local_addr().port().unwrap());
     server.run().unwrap();
 }
 

@@ -25,7 +25,7 @@ fn connections_are_spread_over_every_loop_and_shutdown_stops_them_all() {
     app.workers(2);
     let server = app.bind("127.0.0.1:0").unwrap();
     assert_eq!(server.workers(), 2);
-    let addr = server.local_addr();
+    let addr = server.local_addr().tcp().unwrap();
     let stop = server.shutdown_handle();
     let thread = std::thread::spawn(move || server.run());
 

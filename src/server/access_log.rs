@@ -8,11 +8,11 @@
 //! With the logger off nothing is recorded (one atomic load per request).
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::http::parse::Version;
 use crate::http::status::StatusCode;
+use crate::server::transport::PeerAddr;
 
 /// Lines of one connection whose responses are not yet all on the socket.
 #[derive(Default)]
@@ -41,7 +41,7 @@ impl AccessLog {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record(
         &mut self,
-        peer: SocketAddr,
+        peer: PeerAddr,
         (method, target, version): (&str, &str, Version),
         status: StatusCode,
         bytes: Option<u64>,
@@ -53,7 +53,10 @@ impl AccessLog {
             Version::Http11 => "HTTP/1.1",
         };
         self.lines.push_back(Line {
-            request: format!("{} \"{method} {target} {version}\"", peer.ip()),
+            request: match peer.ip() {
+                Some(ip) => format!("{ip} \"{method} {target} {version}\""),
+                None => format!("{peer} \"{method} {target} {version}\""),
+            },
             status,
             bytes,
             started,

@@ -7,17 +7,17 @@
 //! the connection's own buffers, so an idle keep-alive connection holds no buffer at all.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use mio::Interest;
-use mio::net::TcpStream;
 
 use crate::config::Config;
 use crate::http::response::Response;
 use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
 use crate::server::service::Service;
+use crate::server::transport::{PeerAddr, Stream};
 
 /// Size of the loop's read buffer: one read drains a socket in most cases.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
@@ -58,8 +58,8 @@ pub(crate) struct Ready {
 }
 
 pub(crate) struct Conn {
-    pub(crate) socket: TcpStream,
-    peer: SocketAddr,
+    pub(crate) socket: Stream,
+    peer: PeerAddr,
     /// Distinguishes this connection from earlier ones that had the same slab key.
     pub(crate) serial: u64,
     h1: H1,
@@ -89,7 +89,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(socket: TcpStream, peer: SocketAddr, serial: u64, now: Instant) -> Conn {
+    pub(crate) fn new(socket: Stream, peer: PeerAddr, serial: u64, now: Instant) -> Conn {
         Conn {
             socket,
             peer,
@@ -112,7 +112,7 @@ impl Conn {
         }
     }
 
-    pub(crate) fn peer(&self) -> SocketAddr {
+    pub(crate) fn peer(&self) -> PeerAddr {
         self.peer
     }
 

@@ -1,4 +1,4 @@
-//! One event loop: its `mio::Poll`, its listener, the slab of connections, and the timers.
+//! One event loop: its `mio::Poll`, its listeners, the slab of connections, and the timers.
 //! Each worker thread runs one; loops share nothing but the service.
 
 use std::collections::VecDeque;
@@ -6,7 +6,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -19,9 +18,17 @@ use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::Service;
 use crate::server::timer::Timers;
+use crate::server::transport::Listener;
 
-pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
-pub(crate) const WAKER: Token = Token(usize::MAX - 2);
+pub(crate) const WAKER: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `FIRST_LISTENER - i`; connection keys never get this high.
+const FIRST_LISTENER: usize = usize::MAX - 2;
+/// At most this many listeners per loop (HTTP and HTTPS, inherited sockets...).
+const MAX_LISTENERS: usize = 64;
+
+fn listener_token(i: usize) -> Token {
+    Token(FIRST_LISTENER - i)
+}
 
 /// How long accepting pauses after the process runs out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -64,7 +71,8 @@ impl<S: Service> LoopContext<S> {
 /// One loop: its poll, listener, connections and timers.
 pub(crate) struct EventLoop<S> {
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Emptied when draining for shutdown: the sockets close with the loop's copies.
+    listeners: Vec<Listener>,
     listening: bool,
     conns: Slab<Conn>,
     timers: Timers,
@@ -92,18 +100,25 @@ pub(crate) struct EventLoop<S> {
 impl<S: Service> EventLoop<S> {
     pub(crate) fn new(
         poll: Poll,
-        listener: std::net::TcpListener,
+        mut listeners: Vec<Listener>,
         service: Arc<S>,
         mailbox: LoopHandle,
         pool: BlockingPool,
         shutdown: ShutdownHandle,
     ) -> io::Result<EventLoop<S>> {
-        let mut listener = TcpListener::from_std(listener);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        if listeners.len() > MAX_LISTENERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("at most {MAX_LISTENERS} listening sockets"),
+            ));
+        }
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, listener_token(i), Interest::READABLE)?;
+        }
         Ok(EventLoop {
             poll,
-            listener: Some(listener),
+            listeners,
             listening: true,
             conns: Slab::with_capacity(1024),
             timers: Timers::default(),
@@ -142,8 +157,10 @@ impl<S: Service> EventLoop<S> {
             self.date.update(now);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
                     WAKER => self.read_mailbox(now),
+                    Token(n) if n > FIRST_LISTENER - MAX_LISTENERS => {
+                        self.accept(FIRST_LISTENER - n, now)
+                    }
                     Token(key) => {
                         let ready = Ready {
                             readable: event.is_readable(),
@@ -190,7 +207,7 @@ impl<S: Service> EventLoop<S> {
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
     }
 
-    fn accept(&mut self, now: Instant) {
+    fn accept(&mut self, index: usize, now: Instant) {
         loop {
             if !self.listening {
                 return;
@@ -200,13 +217,11 @@ impl<S: Service> EventLoop<S> {
                 self.pause_accepting(None);
                 return;
             }
-            let Some(listener) = &self.listener else {
+            let Some(listener) = self.listeners.get(index) else {
                 return;
             };
             match listener.accept() {
                 Ok((mut socket, peer)) => {
-                    // Responses are written whole; Nagle would only delay them.
-                    let _ = socket.set_nodelay(true);
                     let entry = self.conns.vacant_entry();
                     let key = entry.key();
                     if let Err(e) =
@@ -256,10 +271,10 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn pause_accepting(&mut self, until: Option<Instant>) {
-        if let Some(listener) = &mut self.listener
-            && self.listening
-        {
-            let _ = self.poll.registry().deregister(listener);
+        if self.listening {
+            for listener in &mut self.listeners {
+                let _ = self.poll.registry().deregister(listener);
+            }
             self.listening = false;
         }
         self.accept_paused_until = until;
@@ -272,22 +287,29 @@ impl<S: Service> EventLoop<S> {
         if self.accept_paused_until.is_some_and(|until| now < until) {
             return;
         }
-        let Some(listener) = &mut self.listener else {
+        if self.listeners.is_empty() {
             return;
-        };
-        match self
-            .poll
-            .registry()
-            .register(listener, LISTENER, Interest::READABLE)
-        {
+        }
+        let registry = self.poll.registry();
+        let registered = self
+            .listeners
+            .iter_mut()
+            .enumerate()
+            .try_for_each(|(i, l)| registry.register(l, listener_token(i), Interest::READABLE));
+        match registered {
             Ok(()) => {
                 self.listening = true;
                 self.accept_paused_until = None;
                 // Registering reports a backlog that is already waiting; accept it now anyway.
-                self.accept(now);
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
             }
             Err(e) => {
                 log::error!("could not resume accepting: {e}");
+                for listener in &mut self.listeners {
+                    let _ = self.poll.registry().deregister(listener);
+                }
                 self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
             }
         }
@@ -403,10 +425,10 @@ impl<S: Service> EventLoop<S> {
     /// Stops accepting; idle connections close now, the rest after their request.
     fn begin_drain(&mut self, now: Instant) {
         self.drain_deadline = Some(now + self.ctx.config().shutdown_timeout);
-        if let Some(mut listener) = self.listener.take()
-            && self.listening
-        {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in std::mem::take(&mut self.listeners) {
+            if self.listening {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
         }
         self.listening = false;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();

@@ -26,6 +26,7 @@ use crate::server::access_log::{self, AccessLog};
 use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::{BlockingJob, Incoming, Reply, Service};
+use crate::server::transport::PeerAddr;
 
 /// Output above which no further request is answered until the client has read some:
 /// a client that pipelines without reading cannot grow the buffer without bound.
@@ -39,7 +40,7 @@ pub(crate) struct Env<'a, S> {
     pub(crate) service: &'a S,
     pub(crate) limits: &'a Limits,
     pub(crate) date: &'a [u8; DATE_LEN],
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
     /// The loop and connection this exchange runs on; `None` in memory (the test client,
     /// fuzzing), where blocking jobs run inline and pushed bodies are waited for.
     pub(crate) origin: Option<Origin<'a, S>>,
@@ -851,7 +852,7 @@ pub(crate) fn feed<'a, S: Service>(service: &S, reads: impl Iterator<Item = &'a 
         service,
         limits: &limits,
         date: date.as_bytes(),
-        peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 1)),
+        peer: PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1))),
         origin: None,
     };
     let mut h1 = H1::new();

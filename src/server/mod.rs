@@ -6,7 +6,6 @@
 //! It drives the layer above through [`Service`] alone and never names the framework.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -22,13 +21,16 @@ pub(crate) mod mailbox;
 pub(crate) mod pool;
 mod service;
 mod timer;
+mod transport;
 
 pub(crate) use service::{BlockingJob, Incoming, Reply, Service};
+pub use transport::{ListenAddr, PeerAddr, ToListenAddrs};
 
+use crate::config::Config;
 use event_loop::{EventLoop, WAKER};
-use listener::listen;
 use mailbox::LoopHandle;
 use pool::BlockingPool;
+use transport::Listener;
 
 /// A loop, erased to what `run` needs: the server is not generic over its service.
 type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
@@ -57,7 +59,7 @@ type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
 /// ```
 pub struct Server {
     loops: Vec<LoopRun>,
-    local_addr: SocketAddr,
+    local_addr: ListenAddr,
     shutdown: ShutdownHandle,
     pool: BlockingPool,
 }
@@ -90,50 +92,13 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    pub(crate) fn bind<S: Service>(service: S, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let workers = match service.config().workers {
+    pub(crate) fn bind<S: Service>(service: S, addr: impl ToListenAddrs) -> io::Result<Server> {
+        let config = service.config();
+        let workers = match config.workers {
             0 => thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let backlog = service.config().backlog;
-        let mut last_error = None;
-        let mut first = None;
-        for candidate in addr.to_socket_addrs()? {
-            match listen(candidate, workers > 1, backlog) {
-                Ok(listener) => {
-                    first = Some(listener);
-                    break;
-                }
-                Err(e) => {
-                    last_error = Some(io::Error::new(
-                        e.kind(),
-                        format!("cannot listen on {candidate}: {e}"),
-                    ));
-                }
-            }
-        }
-        let first = match (first, last_error) {
-            (Some(listener), _) => listener,
-            (None, Some(e)) => return Err(e),
-            (None, None) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "no address to listen on",
-                ));
-            }
-        };
-        let local_addr = first.local_addr()?;
-        let mut listeners = vec![first];
-        for _ in 1..workers {
-            // Own listeners let the kernel spread connections; where SO_REUSEPORT is not
-            // available, the loops share one listening socket instead.
-            let listener = match listen(local_addr, true, backlog) {
-                Ok(listener) => listener,
-                Err(_) => listeners[0].try_clone()?,
-            };
-            listeners.push(listener);
-        }
-
+        let (per_loop, local_addr) = open_listeners(&addr, workers, config)?;
         let service = Arc::new(service);
         let config = service.config();
         let pool = BlockingPool::new(config.blocking_threads, config.blocking_queue);
@@ -154,7 +119,7 @@ impl Server {
         };
         let loops = polls
             .into_iter()
-            .zip(listeners)
+            .zip(per_loop)
             .zip(handles)
             .map(|((poll, listener), mailbox)| {
                 let mut event_loop = EventLoop::new(
@@ -176,9 +141,10 @@ impl Server {
         })
     }
 
-    /// The address the server listens on (the real port when bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    /// The address the server listens on: the real port when bound to port 0, the path
+    /// of a Unix socket, or the first socket it inherited.
+    pub fn local_addr(&self) -> ListenAddr {
+        self.local_addr.clone()
     }
 
     /// A handle that stops the server from another thread.
@@ -242,4 +208,49 @@ impl Server {
         self.pool.close();
         result
     }
+}
+
+/// The listeners of every loop: the sockets this process inherited (`LISTEN_FDS`), if
+/// any, else the first of `addr`'s candidates that can be bound. Returns them per loop,
+/// and the address to report.
+fn open_listeners(
+    addr: &impl ToListenAddrs,
+    workers: usize,
+    config: &Config,
+) -> io::Result<(Vec<Vec<Listener>>, ListenAddr)> {
+    let inherited = listener::inherited()?;
+    if let Some((_, first)) = inherited.first() {
+        let first = first.clone();
+        log::info!(
+            "serving on {} inherited socket(s), first {first}",
+            inherited.len()
+        );
+        let mut per_loop: Vec<Vec<Listener>> = (0..workers).map(|_| Vec::new()).collect();
+        for (listener, _) in inherited {
+            for (i, clone) in listener::share_inherited(listener, workers)?
+                .into_iter()
+                .enumerate()
+            {
+                per_loop[i].push(clone);
+            }
+        }
+        return Ok((per_loop, first));
+    }
+    let mut last_error = None;
+    for candidate in addr.to_listen_addrs()? {
+        match listener::open(&candidate, workers, config.backlog, config.unix_socket_mode) {
+            Ok((listeners, local)) => {
+                let per_loop = listeners.into_iter().map(|l| vec![l]).collect();
+                return Ok((per_loop, local));
+            }
+            Err(e) => {
+                last_error = Some(io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {candidate}: {e}"),
+                ));
+            }
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")))
 }

@@ -4,13 +4,12 @@
 //! writes its answer into a response slot. The server never learns what the service is:
 //! the framework's `App` is one, a test's few-line stub is another.
 
-use std::net::SocketAddr;
-
 use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
+use crate::server::transport::PeerAddr;
 
 /// What answers requests. Shared by every loop, hence `Send + Sync`.
 pub(crate) trait Service: Send + Sync + 'static {
@@ -53,5 +52,5 @@ pub(crate) struct Incoming<'a> {
     pub(crate) target: &'a str,
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) body: &'a [u8],
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
 }

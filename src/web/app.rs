@@ -3,14 +3,13 @@
 //! No IO happens here: the server and the test client hand it a parsed request.
 
 use std::any::Any;
-use std::net::ToSocketAddrs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{Incoming, Reply, Server, Service};
+use crate::server::{Incoming, ListenAddr, Reply, Server, Service, ToListenAddrs};
 use crate::web::blocking::{self, Blocking};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
@@ -441,24 +440,28 @@ impl App {
     }
 
     /// Binds `addr`, serves until SIGINT or SIGTERM, then finishes requests in flight
-    /// (like Flask's `app.run(host, port)`).
+    /// (like Flask's `app.run(host, port)`). `addr` is a socket address
+    /// (`"127.0.0.1:5000"`) or a Unix socket (`"unix:/run/app.sock"`); a process started
+    /// with listening sockets (systemd socket activation, `systemfd`) serves on those.
     ///
     /// Bind errors (address in use, permission denied) are returned, naming the address.
-    pub fn run(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+    pub fn run(self, addr: impl ToListenAddrs) -> std::io::Result<()> {
         let server = self.bind(addr)?;
         #[cfg(feature = "signals")]
         server.shutdown_on_signals()?;
-        eprintln!(
-            " * Running on http://{}/ (Press CTRL+C to quit)",
-            server.local_addr()
-        );
+        match server.local_addr() {
+            ListenAddr::Tcp(addr) => {
+                eprintln!(" * Running on http://{addr}/ (Press CTRL+C to quit)")
+            }
+            unix => eprintln!(" * Running on {unix} (Press CTRL+C to quit)"),
+        }
         server.run()
     }
 
     /// Binds `addr` and returns the server without running it: read
     /// [`Server::local_addr`] (port 0 picks a free port), take a
     /// [`Server::shutdown_handle`], then call [`Server::run`].
-    pub fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+    pub fn bind(self, addr: impl ToListenAddrs) -> std::io::Result<Server> {
         Server::bind(self, addr)
     }
 

@@ -6,13 +6,11 @@
 //! reused at once), and hands the copy to the pool; the response comes back through the
 //! loop's mailbox and is sent in the request's turn.
 
-use std::net::SocketAddr;
-
 use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::BlockingJob;
+use crate::server::{BlockingJob, PeerAddr};
 use crate::web::app::{App, default_endpoint};
 use crate::web::blueprint::Blueprint;
 use crate::web::request::Request;
@@ -150,7 +148,7 @@ struct OwnedRequest {
     names: Vec<(Box<str>, usize, usize)>,
     values: Vec<u8>,
     body: Box<[u8]>,
-    peer: SocketAddr,
+    peer: PeerAddr,
     rule: usize,
     params: Params,
 }
@@ -174,7 +172,7 @@ impl OwnedRequest {
             names,
             values,
             body: request.body().into(),
-            peer: request.remote_addr(),
+            peer: request.peer_addr(),
             rule,
             params: request.params,
         }

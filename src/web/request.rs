@@ -4,13 +4,14 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use crate::http::method::Method;
 use crate::http::parse::{Version, split_absolute};
 use crate::http::status::StatusCode;
 use crate::http::url::{MultiDict, percent_decode, split_target};
+use crate::server::PeerAddr;
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
 use crate::web::multipart::{FileStorage, Files, Multipart};
@@ -44,7 +45,7 @@ pub struct Request<'a> {
     pub(crate) path: Option<Cow<'a, str>>,
     pub(crate) headers: &'a [httparse::Header<'a>],
     body: &'a [u8],
-    remote_addr: SocketAddr,
+    peer: PeerAddr,
     pub(crate) app: &'a App,
     /// The rule that matched, once routed, and where its variables are in `path`.
     pub(crate) rule: Option<usize>,
@@ -77,7 +78,7 @@ impl<'a> Request<'a> {
         target: &'a str,
         headers: &'a [httparse::Header<'a>],
         body: &'a [u8],
-        remote_addr: SocketAddr,
+        peer: PeerAddr,
     ) -> Request<'a> {
         let (authority, path_and_query) = if target.starts_with('/') || target == "*" {
             (None, target)
@@ -104,7 +105,7 @@ impl<'a> Request<'a> {
             path,
             headers,
             body,
-            remote_addr,
+            peer,
             app,
             rule: None,
             params: Params::default(),
@@ -230,9 +231,15 @@ impl<'a> Request<'a> {
             .map_err(|_| abort(400).with_message("The request body is not valid UTF-8."))
     }
 
-    /// The client's address.
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
+    /// The client's IP address (Flask's `remote_addr`); `None` for a client on a Unix
+    /// domain socket, whose peer has no network address.
+    pub fn remote_addr(&self) -> Option<IpAddr> {
+        self.peer.ip()
+    }
+
+    /// The socket's peer: a TCP address and port, or a Unix-socket peer.
+    pub fn peer_addr(&self) -> PeerAddr {
+        self.peer
     }
 
     /// A route variable parsed as `T`, e.g. `req.param::<u64>("id")`.
@@ -380,7 +387,7 @@ impl fmt::Debug for Request<'_> {
             .field("version", &self.version)
             .field("headers", &self.headers.len())
             .field("body", &self.body.len())
-            .field("remote_addr", &self.remote_addr)
+            .field("peer", &self.peer)
             .finish()
     }
 }

@@ -116,7 +116,7 @@ impl<'a> TestClient<'a> {
             service: self.app,
             limits: &limits,
             date: date.as_bytes(),
-            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            peer: crate::server::PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             origin: None,
         };
         let mut h1 = H1::new();

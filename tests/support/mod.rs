@@ -19,7 +19,7 @@ pub struct TestServer {
 impl TestServer {
     pub fn start(app: App) -> TestServer {
         let server = app.bind("127.0.0.1:0").expect("bind");
-        let addr = server.local_addr();
+        let addr = server.local_addr().tcp().expect("a TCP address");
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
         TestServer {

@@ -1,0 +1,326 @@
+//! The sockets a server speaks through: TCP or a Unix domain socket, listening or
+//! connected, as one type each so the loop and the connection need not care which.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::path::PathBuf;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// Who is at the other end of a connection, as the socket says (before any proxy headers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerAddr {
+    /// A TCP peer: its address and port.
+    Tcp(SocketAddr),
+    /// A peer on a Unix domain socket, which has no network address.
+    Unix,
+}
+
+impl PeerAddr {
+    /// The peer's IP address; `None` for a Unix-socket peer.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            PeerAddr::Tcp(addr) => Some(addr.ip()),
+            PeerAddr::Unix => None,
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Tcp(addr) => addr.fmt(f),
+            PeerAddr::Unix => f.write_str("unix"),
+        }
+    }
+}
+
+/// Where a server listens: a TCP address, or the path of a Unix domain socket.
+///
+/// It converts to socket addresses (`TcpStream::connect(server.local_addr())` works for a
+/// TCP server) and displays as `127.0.0.1:5000` or `unix:/run/app.sock`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ListenAddr {
+    /// A TCP address (the real port when bound to port 0).
+    Tcp(SocketAddr),
+    /// A Unix domain socket's path.
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// The TCP address; `None` for a Unix socket.
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Tcp(addr) => Some(*addr),
+            ListenAddr::Unix(_) => None,
+        }
+    }
+
+    /// The TCP port; `None` for a Unix socket.
+    pub fn port(&self) -> Option<u16> {
+        self.tcp().map(|addr| addr.port())
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => addr.fmt(f),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+impl std::net::ToSocketAddrs for ListenAddr {
+    type Iter = std::option::IntoIter<SocketAddr>;
+
+    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
+        match self {
+            ListenAddr::Tcp(addr) => Ok(Some(*addr).into_iter()),
+            ListenAddr::Unix(path) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unix:{} is not a network address", path.display()),
+            )),
+        }
+    }
+}
+
+/// What [`App::run`](crate::App::run) and [`App::bind`](crate::App::bind) accept: a
+/// socket address (`"127.0.0.1:5000"`, `("0.0.0.0", 8080)`, a `SocketAddr`), or
+/// `"unix:/path/app.sock"` for a Unix domain socket.
+pub trait ToListenAddrs {
+    /// The candidates, tried in order until one can be bound.
+    fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>>;
+}
+
+fn resolve(addr: impl std::net::ToSocketAddrs) -> io::Result<Vec<ListenAddr>> {
+    Ok(addr.to_socket_addrs()?.map(ListenAddr::Tcp).collect())
+}
+
+impl ToListenAddrs for str {
+    fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+        match self.strip_prefix("unix:") {
+            Some("") => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unix: needs a path, e.g. unix:/run/app.sock",
+            )),
+            Some(path) => Ok(vec![ListenAddr::Unix(PathBuf::from(path))]),
+            None => resolve(self),
+        }
+    }
+}
+
+impl ToListenAddrs for String {
+    fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+        self.as_str().to_listen_addrs()
+    }
+}
+
+impl<T: ToListenAddrs + ?Sized> ToListenAddrs for &T {
+    fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+        (**self).to_listen_addrs()
+    }
+}
+
+impl ToListenAddrs for ListenAddr {
+    fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+        Ok(vec![self.clone()])
+    }
+}
+
+/// Socket addresses of every other shape `std::net::ToSocketAddrs` takes.
+macro_rules! network_addrs {
+    ($($t:ty),*) => {$(
+        impl ToListenAddrs for $t {
+            fn to_listen_addrs(&self) -> io::Result<Vec<ListenAddr>> {
+                resolve(self)
+            }
+        }
+    )*};
+}
+
+network_addrs!(
+    SocketAddr,
+    std::net::SocketAddrV4,
+    std::net::SocketAddrV6,
+    (IpAddr, u16),
+    (std::net::Ipv4Addr, u16),
+    (std::net::Ipv6Addr, u16),
+    (&str, u16),
+    (String, u16),
+    [SocketAddr]
+);
+
+/// A listening socket of either kind.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// The next waiting connection, nonblocking.
+    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept()?;
+                // Responses are written whole; Nagle would only delay them.
+                let _ = stream.set_nodelay(true);
+                Ok((Stream::Tcp(stream), PeerAddr::Tcp(peer)))
+            }
+            Listener::Unix(listener) => {
+                let (stream, _) = listener.accept()?;
+                Ok((Stream::Unix(stream), PeerAddr::Unix))
+            }
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(registry, token, interest),
+            Listener::Unix(l) => l.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(registry, token, interest),
+            Listener::Unix(l) => l.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(registry),
+            Listener::Unix(l) => l.deregister(registry),
+        }
+    }
+}
+
+/// A connected socket of either kind.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl Read for Stream {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interest),
+            Stream::Unix(s) => s.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interest),
+            Stream::Unix(s) => s.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            Stream::Unix(s) => s.deregister(registry),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_parse() {
+        assert_eq!(
+            "unix:/run/app.sock".to_listen_addrs().unwrap(),
+            [ListenAddr::Unix(PathBuf::from("/run/app.sock"))]
+        );
+        assert!("unix:".to_listen_addrs().is_err());
+        assert_eq!(
+            "127.0.0.1:80".to_listen_addrs().unwrap(),
+            [ListenAddr::Tcp("127.0.0.1:80".parse().unwrap())]
+        );
+        assert_eq!(
+            ("127.0.0.1", 81).to_listen_addrs().unwrap(),
+            [ListenAddr::Tcp("127.0.0.1:81".parse().unwrap())]
+        );
+        let addr = ListenAddr::Unix(PathBuf::from("/x.sock"));
+        assert_eq!(addr.to_string(), "unix:/x.sock");
+        assert!(std::net::ToSocketAddrs::to_socket_addrs(&addr).is_err());
+        assert_eq!(addr.port(), None);
+    }
+
+    #[test]
+    fn peers_say_what_they_are() {
+        let tcp = PeerAddr::Tcp("10.0.0.1:4000".parse().unwrap());
+        assert_eq!(tcp.ip(), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(tcp.to_string(), "10.0.0.1:4000");
+        assert_eq!(PeerAddr::Unix.ip(), None);
+        assert_eq!(PeerAddr::Unix.to_string(), "unix");
+    }
+}
