@@ -1,10 +1,13 @@
-//! WebSocket (RFC 6455), without IO.
+//! WebSocket (RFC 6455) and permessage-deflate (RFC 7692), without IO.
 //!
-//! Frame headers, masking and encoding ([`frame`]) and close codes ([`close`]).
+//! Frame headers, masking and encoding ([`frame`]), close codes ([`close`]) and, with the
+//! `deflate` feature, compression (`deflate`).
 
 // The server loop and the framework reach this layer next; until then the tests, the
 // benches and the fuzz entry points are its only callers.
 #![allow(dead_code)]
 
 pub(crate) mod close;
+#[cfg(feature = "deflate")]
+pub(crate) mod deflate;
 pub(crate) mod frame;
