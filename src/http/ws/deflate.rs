@@ -21,8 +21,11 @@ const MIN_STEP: usize = 256;
 const MAX_STEP: usize = 256 * 1024;
 
 /// The receiving side: inflates the client's messages.
+///
+/// The DEFLATE state (a 32 KiB window and tables, about 45 KiB) is made on the first
+/// compressed message, so a connection that never sends one never pays for it.
 pub(crate) struct Inflater {
-    inner: Decompress,
+    inner: Option<Decompress>,
     /// `client_no_context_takeover`: each message is a fresh stream, so the window can be
     /// dropped between messages.
     reset_after_message: bool,
@@ -34,7 +37,7 @@ pub(crate) struct Inflater {
 impl Inflater {
     pub(crate) fn new(no_context_takeover: bool) -> Inflater {
         Inflater {
-            inner: Decompress::new(false),
+            inner: None,
             reset_after_message: no_context_takeover,
             ended: false,
         }
@@ -49,6 +52,7 @@ impl Inflater {
         out: &mut Vec<u8>,
         max: usize,
     ) -> Result<(), Failure> {
+        let inner = self.inner.get_or_insert_with(|| Decompress::new(false));
         let mut input = input;
         let mut step = (input.len() * FIRST_STEP_RATIO).clamp(MIN_STEP, MAX_STEP);
         while !self.ended {
@@ -59,12 +63,10 @@ impl Inflater {
                 return Err(Failure::too_big("message over the size limit"));
             }
             out.resize(len + room, 0);
-            let (in_before, out_before) = (self.inner.total_in(), self.inner.total_out());
-            let status = self
-                .inner
-                .decompress(input, &mut out[len..], FlushDecompress::Sync);
-            let used = (self.inner.total_in() - in_before) as usize;
-            let produced = (self.inner.total_out() - out_before) as usize;
+            let (in_before, out_before) = (inner.total_in(), inner.total_out());
+            let status = inner.decompress(input, &mut out[len..], FlushDecompress::Sync);
+            let used = (inner.total_in() - in_before) as usize;
+            let produced = (inner.total_out() - out_before) as usize;
             out.truncate(len + produced);
             let status = status.map_err(|_| Failure::invalid_data("invalid compressed data"))?;
             if out.len() > max {
@@ -89,7 +91,9 @@ impl Inflater {
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>, max: usize) -> Result<(), Failure> {
         self.inflate(&TAIL, out, max)?;
         if self.reset_after_message || self.ended {
-            self.inner.reset(false);
+            if let Some(inner) = &mut self.inner {
+                inner.reset(false);
+            }
             self.ended = false;
         }
         Ok(())
@@ -97,8 +101,12 @@ impl Inflater {
 }
 
 /// The sending side: compresses the server's messages.
+///
+/// As for the inflater, the DEFLATE state (about 300 KiB with miniz_oxide's hash chains)
+/// is made for the first message compressed.
 pub(crate) struct Deflater {
-    inner: Compress,
+    inner: Option<Compress>,
+    level: u32,
     /// `server_no_context_takeover`: every message starts from an empty window.
     reset_after_message: bool,
     /// The compressed message, reused across messages.
@@ -108,7 +116,8 @@ pub(crate) struct Deflater {
 impl Deflater {
     pub(crate) fn new(level: u32, no_context_takeover: bool) -> Deflater {
         Deflater {
-            inner: Compress::new(Compression::new(level.min(9)), false),
+            inner: None,
+            level: level.min(9),
             reset_after_message: no_context_takeover,
             scratch: Vec::new(),
         }
@@ -117,29 +126,32 @@ impl Deflater {
     /// Compresses one whole message; `None` if the compressor failed, and the message is
     /// then sent uncompressed (RSV1 is per message, RFC 7692 §6).
     pub(crate) fn compress(&mut self, input: &[u8]) -> Option<&[u8]> {
+        let level = Compression::new(self.level);
+        let inner = self
+            .inner
+            .get_or_insert_with(|| Compress::new(level, false));
         self.scratch.clear();
         let mut rest = input;
         loop {
             // A sync flush is done once a call returns with output room to spare.
             self.scratch.reserve(rest.len() / 2 + 64);
-            let before = self.inner.total_in();
-            if self
-                .inner
+            let before = inner.total_in();
+            if inner
                 .compress_vec(rest, &mut self.scratch, FlushCompress::Sync)
                 .is_err()
             {
-                self.inner.reset();
+                inner.reset();
                 return None;
             }
             rest = rest
-                .get((self.inner.total_in() - before) as usize..)
+                .get((inner.total_in() - before) as usize..)
                 .unwrap_or_default();
             if rest.is_empty() && self.scratch.len() < self.scratch.capacity() {
                 break;
             }
         }
         if self.reset_after_message {
-            self.inner.reset();
+            inner.reset();
         }
         let body = self.scratch.strip_suffix(&TAIL).unwrap_or(&self.scratch);
         Some(body)
