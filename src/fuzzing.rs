@@ -161,3 +161,174 @@ pub fn router(input: &str) {
         );
     }
 }
+
+/// Client bytes cut into reads at the positions `splits` picks, through a WebSocket
+/// connection that echoes every message, once plain and once with permessage-deflate
+/// (when built). Whatever the input: no panic; `advance` never claims more than it was
+/// given; the output is a sequence of well-formed server frames (pongs that repeat the
+/// pings, echoes that inflate back to the messages, at most one close frame and nothing
+/// after it); once closed nothing more comes out; and the events do not depend on the
+/// split (only the code of a failure may, when an input breaks two rules at once).
+#[cfg(feature = "websocket")]
+pub fn ws_frames(input: &[u8], splits: &[u8]) {
+    for deflate in ws::modes() {
+        let whole = ws::run(input, &[], deflate);
+        let split = ws::run(input, splits, deflate);
+        assert_eq!(split.events, whole.events, "events depend on the split");
+        assert_eq!(split.failed, whole.failed, "a failure depends on the split");
+        if whole.failed {
+            // Both end on the failure's close frame; what comes before it is the same.
+            let before_close = |r: &ws::Run| r.frames[..r.frames.len() - 1].to_vec();
+            assert_eq!(before_close(&split), before_close(&whole));
+        } else {
+            assert_eq!(split.out, whole.out, "output depends on the split");
+        }
+    }
+}
+
+#[cfg(feature = "websocket")]
+mod ws {
+    use bytes::BytesMut;
+
+    use super::pieces;
+    use crate::http::ws::close;
+    use crate::http::ws::extension::DeflateParams;
+    use crate::http::ws::frame::{self, OpCode, RSV1};
+    use crate::http::ws::protocol::{Event, Limits, Protocol, State};
+
+    /// What a run saw: events as (opcode, payload), the output and its frames.
+    pub(super) struct Run {
+        pub(super) events: Vec<(u8, Vec<u8>)>,
+        pub(super) out: Vec<u8>,
+        pub(super) frames: Vec<(u8, Vec<u8>)>,
+        pub(super) failed: bool,
+    }
+
+    /// Plain, and with permessage-deflate keeping its context both ways when built.
+    pub(super) fn modes() -> Vec<Option<DeflateParams>> {
+        let mut modes = vec![None];
+        if cfg!(feature = "deflate") {
+            modes.push(Some(DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+                level: 1,
+                min_size: 16,
+            }));
+        }
+        modes
+    }
+
+    pub(super) fn run(input: &[u8], splits: &[u8], deflate: Option<DeflateParams>) -> Run {
+        // Small limits, so that inputs of a few KiB reach them.
+        let limits = Limits {
+            max_frame: 2048,
+            max_message: 4096,
+        };
+        let mut protocol = Protocol::new(limits, deflate);
+        let mut buf = Vec::new();
+        let mut out = BytesMut::new();
+        let mut events = Vec::new();
+        for piece in pieces(input, splits) {
+            buf.extend_from_slice(piece);
+            let (closed, out_before, events_before) =
+                (protocol.state() == State::Closed, out.len(), events.len());
+            let used = protocol.advance(&mut buf, &mut out, |event, send| {
+                let (opcode, payload) = match event {
+                    Event::Text(text) => {
+                        let _ = send.send_text(text);
+                        (OpCode::Text, text.as_bytes())
+                    }
+                    Event::Binary(data) => {
+                        let _ = send.send_binary(data);
+                        (OpCode::Binary, data)
+                    }
+                    Event::Ping(data) => (OpCode::Ping, data),
+                    Event::Pong(data) => (OpCode::Pong, data),
+                    Event::Close { code, reason } => {
+                        let mut payload = Vec::new();
+                        if let Some(code) = code {
+                            payload.extend_from_slice(&code.to_be_bytes());
+                        }
+                        payload.extend_from_slice(reason.as_bytes());
+                        events.push((OpCode::Close as u8, payload));
+                        return;
+                    }
+                };
+                events.push((opcode as u8, payload.to_vec()));
+            });
+            assert!(used <= buf.len(), "used {used} of {}", buf.len());
+            if closed {
+                assert_eq!(out.len(), out_before, "output after Closed");
+                assert_eq!(events.len(), events_before, "events after Closed");
+                assert_eq!(used, buf.len(), "input is ignored once Closed");
+            }
+            buf.drain(..used);
+        }
+        let frames = check_output(&out, &events, deflate.is_some());
+        Run {
+            events,
+            out: out.to_vec(),
+            frames,
+            failed: protocol.failure().is_some(),
+        }
+    }
+
+    /// Splits the output into frames and checks each against the events it answers.
+    fn check_output(mut out: &[u8], events: &[(u8, Vec<u8>)], deflate: bool) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !out.is_empty() {
+            let header = frame::decode_header(out)
+                .expect("a valid header")
+                .expect("a whole header");
+            assert!(header.fin && header.mask.is_none(), "{header:?}");
+            let end = header.header_len + header.len as usize;
+            assert!(out.len() >= end, "a truncated frame");
+            frames.push((out[0], out[header.header_len..end].to_vec()));
+            out = &out[end..];
+        }
+        let data = |op: u8| op == OpCode::Text as u8 || op == OpCode::Binary as u8;
+        let mut messages = events.iter().filter(|(op, _)| data(*op));
+        let mut pings = events.iter().filter(|(op, _)| *op == OpCode::Ping as u8);
+        #[cfg(feature = "deflate")]
+        let mut inflater = crate::http::ws::deflate::Inflater::new(false);
+        for (i, (first, payload)) in frames.iter().enumerate() {
+            let opcode = first & 0x0f;
+            let rsv = first & frame::RSV_MASK;
+            assert!(
+                rsv == 0 || (rsv == RSV1 && deflate && data(opcode)),
+                "RSV {first:#x}"
+            );
+            if data(opcode) {
+                let (op, message) = messages.next().expect("an echo answers a message");
+                assert_eq!(opcode, *op);
+                if rsv == 0 {
+                    assert_eq!(payload, message);
+                } else {
+                    #[cfg(feature = "deflate")]
+                    {
+                        let mut back = Vec::new();
+                        inflater
+                            .inflate(payload, &mut back, usize::MAX)
+                            .expect("inflates");
+                        inflater.finish(&mut back, usize::MAX).expect("inflates");
+                        assert_eq!(&back, message, "the echo inflates back");
+                    }
+                }
+            } else if opcode == OpCode::Pong as u8 {
+                assert_eq!(
+                    Some(payload),
+                    pings.next().map(|(_, p)| p),
+                    "a pong repeats a ping"
+                );
+            } else {
+                assert_eq!(opcode, OpCode::Close as u8, "unexpected opcode {first:#x}");
+                assert_eq!(i + 1, frames.len(), "nothing after a close frame");
+                let (code, _) = close::parse_payload(payload).expect("a valid close payload");
+                assert!(code.is_some_and(close::is_valid_code) || payload.is_empty());
+            }
+        }
+        frames
+    }
+}

@@ -142,3 +142,10 @@ fn routing_never_panics() {
     });
     assert!(runs > 100);
 }
+
+#[cfg(feature = "websocket")]
+#[test]
+fn websocket_frames_are_answered_the_same_whatever_the_split() {
+    let runs = run("ws_frames", carafe::fuzzing::ws_frames);
+    assert!(runs > 100);
+}

@@ -1,5 +1,6 @@
 //! HTTP/1.1 without IO: the request head, body decoding, the response and its encoding,
-//! the cached `Date`, status codes, methods and percent-encoding.
+//! the cached `Date`, status codes, methods and percent-encoding; and WebSocket, from the
+//! opening handshake to frames and messages (`ws`).
 //!
 //! Nothing here sees a socket, the event loop or the framework: every piece is driven by
 //! plain byte slices, which is how it is tested and fuzzed.
@@ -14,3 +15,5 @@ pub(crate) mod response;
 pub(crate) mod sse;
 pub(crate) mod status;
 pub(crate) mod url;
+#[cfg(feature = "websocket")]
+pub(crate) mod ws;
