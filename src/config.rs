@@ -60,6 +60,28 @@ pub struct Config {
     /// Blocking views that may wait for a free thread; past that a request to a
     /// blocking view is answered `503 Service Unavailable` with `Retry-After`.
     pub blocking_queue: usize,
+    /// Largest WebSocket message (fragments joined, inflated); larger → close 1009.
+    pub websocket_max_message: usize,
+    /// Largest WebSocket frame payload; larger → close 1009.
+    pub websocket_max_frame: usize,
+    /// Output a WebSocket connection may have waiting for its client; a client that
+    /// stops reading past this is disconnected rather than buffered for.
+    pub websocket_max_buffered: usize,
+    /// How long a WebSocket may be silent before the server pings it (Socket.IO's 25 s).
+    pub websocket_ping_interval: Duration,
+    /// How long after a ping the client has to show it is alive; then it is dropped
+    /// (Socket.IO's 20 s). An idle client that answers pings stays connected.
+    pub websocket_ping_timeout: Duration,
+    /// How long the server waits for the client's close frame after sending its own.
+    pub websocket_close_timeout: Duration,
+    /// Origins allowed to open WebSockets (`https://example.com`); empty allows any. A
+    /// browser always sends `Origin`; a request without one is not from a browser page.
+    pub websocket_origins: Vec<String>,
+    /// Subprotocols the server speaks, offered in `Sec-WebSocket-Protocol`; the first
+    /// one the client lists that is here is chosen.
+    pub websocket_protocols: Vec<String>,
+    /// Offer permessage-deflate (with the `deflate` feature).
+    pub websocket_deflate: bool,
     /// Messages each loop's mailbox holds (work posted to the loop from other threads);
     /// a full mailbox refuses further posts rather than grow.
     pub mailbox_capacity: usize,
@@ -97,6 +119,15 @@ impl Default for Config {
             blocking_threads: 64,
             blocking_queue: 1024,
             mailbox_capacity: 64 * 1024,
+            websocket_max_message: 16 * 1024 * 1024,
+            websocket_max_frame: 16 * 1024 * 1024,
+            websocket_max_buffered: 16 * 1024 * 1024,
+            websocket_ping_interval: Duration::from_secs(25),
+            websocket_ping_timeout: Duration::from_secs(20),
+            websocket_close_timeout: Duration::from_secs(5),
+            websocket_origins: Vec::new(),
+            websocket_protocols: Vec::new(),
+            websocket_deflate: true,
             secret_key: None,
             session_cookie_name: "session".to_owned(),
             permanent_session_lifetime: Duration::from_secs(31 * 24 * 3600),
@@ -166,6 +197,19 @@ impl Config {
         number!(blocking_threads, "BLOCKING_THREADS");
         number!(blocking_queue, "BLOCKING_QUEUE");
         number!(mailbox_capacity, "MAILBOX_CAPACITY");
+        number!(websocket_max_message, "WEBSOCKET_MAX_MESSAGE");
+        number!(websocket_max_frame, "WEBSOCKET_MAX_FRAME");
+        number!(websocket_max_buffered, "WEBSOCKET_MAX_BUFFERED");
+        seconds!(websocket_ping_interval, "WEBSOCKET_PING_INTERVAL");
+        seconds!(websocket_ping_timeout, "WEBSOCKET_PING_TIMEOUT");
+        seconds!(websocket_close_timeout, "WEBSOCKET_CLOSE_TIMEOUT");
+        number!(websocket_deflate, "WEBSOCKET_DEFLATE");
+        if let Some((_, origins)) = get("WEBSOCKET_ORIGINS") {
+            config.websocket_origins = split_list(&origins);
+        }
+        if let Some((_, protocols)) = get("WEBSOCKET_PROTOCOLS") {
+            config.websocket_protocols = split_list(&protocols);
+        }
         if let Some((name, value)) = get("SEND_FILE_MAX_AGE") {
             let seconds = value.trim().parse::<u64>();
             config.send_file_max_age = Some(Duration::from_secs(
@@ -186,6 +230,15 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// A comma-separated list, blanks dropped.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An environment variable that [`Config::from_env`] could not parse.

@@ -55,6 +55,16 @@ pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
 #[cfg(feature = "templates")]
 pub use minijinja::context;
+
+/// WebSockets (RFC 6455, and RFC 7692 with the `deflate` feature): the handler a
+/// [`App::websocket`] route runs per connection, the handle that sends to one from any
+/// thread, and groups for broadcasts.
+#[cfg(feature = "websocket")]
+pub mod websocket {
+    pub use crate::server::websocket::{
+        Group, Message, Received, SendError, WebSocket, WebSocketHandle, WebSocketHandler,
+    };
+}
 pub use server::{ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
 pub use web::app::{App, BeforeRequest};
 pub use web::blocking::Blocking;
@@ -72,6 +82,8 @@ pub use web::router::UrlBuildError;
 pub use web::session::Session;
 pub use web::static_files::{send_file, send_from_directory};
 pub use web::test_client::{TestClient, TestRequest, TestResponse};
+#[cfg(feature = "websocket")]
+pub use web::test_websocket::TestWebSocket;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "json"))]

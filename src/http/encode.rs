@@ -30,6 +30,9 @@ pub(crate) enum Persistence {
     KeepAlive10,
     /// `Connection: close`.
     Close,
+    /// `Connection: Upgrade`, with `101 Switching Protocols`.
+    #[cfg(feature = "websocket")]
+    Upgrade,
 }
 
 /// Headers the framework owns; a handler's values for them are dropped.
@@ -177,6 +180,8 @@ pub(crate) fn write_head(
         Persistence::KeepAlive => out.put_slice(b"\r\n\r\n"),
         Persistence::KeepAlive10 => out.put_slice(b"\r\nConnection: keep-alive\r\n\r\n"),
         Persistence::Close => out.put_slice(b"\r\nConnection: close\r\n\r\n"),
+        #[cfg(feature = "websocket")]
+        Persistence::Upgrade => out.put_slice(b"\r\nConnection: Upgrade\r\n\r\n"),
     }
 }
 

@@ -18,6 +18,8 @@ use crate::http::response::Response;
 use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
 use crate::server::service::Service;
 use crate::server::transport::{PeerAddr, Stream};
+#[cfg(feature = "websocket")]
+use crate::server::websocket::{Alive, Outgoing, Session, Target, WebSocketHandle};
 
 /// Size of the loop's read buffer: one read drains a socket in most cases.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
@@ -63,6 +65,9 @@ pub(crate) struct Conn {
     /// Distinguishes this connection from earlier ones that had the same slab key.
     pub(crate) serial: u64,
     h1: H1,
+    /// After an upgrade: the WebSocket the connection now speaks.
+    #[cfg(feature = "websocket")]
+    ws: Option<Box<Session>>,
     /// Input not yet used: a partial request, or requests held back by backpressure.
     rbuf: BytesMut,
     /// Output the socket has not accepted yet.
@@ -95,6 +100,8 @@ impl Conn {
             peer,
             serial,
             h1: H1::new(),
+            #[cfg(feature = "websocket")]
+            ws: None,
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             readable: false,
@@ -166,6 +173,37 @@ impl Conn {
         self.drive(scratch, env, config, now).unwrap_or(Next::Close)
     }
 
+    /// Sends a WebSocket message another thread posted.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn on_ws_send<S: Service>(
+        &mut self,
+        outgoing: Outgoing,
+        scratch: &mut Scratch,
+        env: &Env<'_, S>,
+        config: &Config,
+        now: Instant,
+    ) -> Next {
+        let Some(ws) = &mut self.ws else {
+            return Next::Open;
+        };
+        let out = if self.wbuf.is_empty() {
+            &mut scratch.write
+        } else {
+            &mut self.wbuf
+        };
+        ws.deliver(outgoing, out, now);
+        self.drive(scratch, env, config, now).unwrap_or(Next::Close)
+    }
+
+    /// The connection is being closed, for whatever reason: a WebSocket's handler hears
+    /// of it.
+    pub(crate) fn on_close(&mut self) {
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            ws.gone();
+        }
+    }
+
     /// Waiting on another thread with nothing to send: a response being computed, or a
     /// pushed body whose next piece has not come.
     fn awaits_others(&self) -> bool {
@@ -184,6 +222,16 @@ impl Conn {
         if self.lingering.is_some() || !self.wbuf.is_empty() {
             return Next::Close;
         }
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            let mut out = std::mem::take(&mut scratch.write);
+            let alive = ws.on_timer(&mut out, now);
+            scratch.write = out;
+            return match alive {
+                Alive::Yes => self.drive(scratch, env, config, now).unwrap_or(Next::Close),
+                Alive::No => Next::Close,
+            };
+        }
         match self.h1.phase() {
             Phase::Head if self.rbuf.is_empty() => Next::Close,
             Phase::Head | Phase::Body => {
@@ -194,13 +242,22 @@ impl Conn {
                 self.drive(scratch, env, config, now).unwrap_or(Next::Close)
             }
             Phase::Streaming | Phase::Done => Next::Close,
+            #[cfg(feature = "websocket")]
+            Phase::Upgraded => Next::Close,
             // Not timed: a view may take as long as it takes.
             Phase::Pending => Next::Open,
         }
     }
 
-    /// The server is shutting down: close now if idle, else after the request in flight.
-    pub(crate) fn begin_close(&mut self) -> Next {
+    /// The server is shutting down: close now if idle, else after the request in flight;
+    /// a WebSocket is sent its close frame (1001) and closes after the client answers.
+    pub(crate) fn begin_close(&mut self, now: Instant) -> Next {
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            ws.shut_down(&mut self.wbuf, now);
+            return Next::Open;
+        }
+        let _ = now;
         self.h1.begin_close();
         if self.is_idle() {
             Next::Close
@@ -211,6 +268,10 @@ impl Conn {
 
     /// Nothing in flight: no partial request, no pending output, no body streaming.
     pub(crate) fn is_idle(&self) -> bool {
+        #[cfg(feature = "websocket")]
+        if self.ws.is_some() {
+            return false;
+        }
         self.h1.phase() == Phase::Head && self.rbuf.is_empty() && self.wbuf.is_empty()
     }
 
@@ -222,6 +283,10 @@ impl Conn {
         }
         if !self.wbuf.is_empty() {
             return Some(self.last_active + config.write_timeout);
+        }
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &self.ws {
+            return Some(ws.deadline());
         }
         if self.awaits_others() {
             return None;
@@ -235,6 +300,8 @@ impl Conn {
             Phase::Streaming | Phase::Done | Phase::Pending => {
                 self.last_active + config.write_timeout
             }
+            #[cfg(feature = "websocket")]
+            Phase::Upgraded => self.last_active + config.write_timeout,
         })
     }
 
@@ -282,11 +349,81 @@ impl Conn {
             // Everything produced is on the socket: finished requests get their log lines.
             self.h1.flushed(now);
         }
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &self.ws {
+            if self.peer_closed {
+                return Ok(Next::Close);
+            }
+            if self.wbuf.len() > config.websocket_max_buffered {
+                // A client that stopped reading: dropped rather than buffered for.
+                log::warn!("a WebSocket client is not reading its messages; disconnecting it");
+                return Ok(Next::Close);
+            }
+            if ws.is_finished() && self.wbuf.is_empty() {
+                return self.finish(scratch, config, now);
+            }
+            return Ok(Next::Open);
+        }
         self.note_partial(now);
         if self.h1.phase() == Phase::Done && self.wbuf.is_empty() {
             return self.finish(scratch, config, now);
         }
         Ok(Next::Open)
+    }
+
+    /// Hands input to the protocol the connection speaks; returns the bytes used. After
+    /// the request that upgrades it, the rest is WebSocket frames.
+    #[inline]
+    fn feed<S: Service>(
+        &mut self,
+        input: &mut [u8],
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+        now: Instant,
+    ) -> usize {
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            return ws.read(input, out, now);
+        }
+        let used = self.h1.advance(input, out, env);
+        self.count_answered(used);
+        #[cfg(feature = "websocket")]
+        if self.h1.is_switched() {
+            self.upgrade(out, env, now);
+        }
+        #[cfg(not(feature = "websocket"))]
+        let _ = now;
+        used
+    }
+
+    /// Starts the WebSocket the exchange just switched to.
+    #[cfg(feature = "websocket")]
+    #[cold]
+    fn upgrade<S: Service>(&mut self, out: &mut BytesMut, env: &Env<'_, S>, now: Instant) {
+        let Some(upgrade) = self.h1.take_upgrade() else {
+            return;
+        };
+        let target = match &env.origin {
+            Some(origin) => Target::Loop {
+                mailbox: origin.mailbox.clone(),
+                conn: origin.conn,
+            },
+            None => Target::Memory(Default::default()),
+        };
+        let handle = WebSocketHandle::new(target);
+        let mut session = Box::new(Session::new(*upgrade, handle, env.service.config(), now));
+        session.open(out, now);
+        self.ws = Some(session);
+    }
+
+    /// Whether more input is useful now.
+    #[inline]
+    fn wants_input(&self) -> bool {
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &self.ws {
+            return ws.wants_input();
+        }
+        self.h1.wants_input()
     }
 
     /// Reads, answers and writes until the socket would block or the client must catch up.
@@ -302,16 +439,17 @@ impl Conn {
         loop {
             // Input carried over from earlier (or a body still streaming out).
             if !self.rbuf.is_empty() || self.h1.phase() == Phase::Streaming {
-                let used = self.h1.advance(&mut self.rbuf, out, env);
-                self.count_answered(used);
-                self.rbuf.advance(used);
+                let mut input = std::mem::take(&mut self.rbuf);
+                let used = self.feed(&mut input, out, env, now);
+                input.advance(used);
+                self.rbuf = input;
                 if self.rbuf.is_empty() {
                     // Only partial requests use this buffer: release it rather than keep
                     // its memory for as long as the connection idles.
                     self.rbuf = BytesMut::new();
                 }
             }
-            if self.readable && self.h1.wants_input() && out.len() < OUTPUT_HIGH_WATER {
+            if self.readable && self.wants_input() && out.len() < OUTPUT_HIGH_WATER {
                 if reads == READS_PER_EVENT {
                     self.yielded = true;
                 } else {
@@ -335,8 +473,8 @@ impl Conn {
             }
             // Everything was written: more may be producible now that the client caught up.
             let more = self.h1.phase() == Phase::Streaming
-                || (!self.rbuf.is_empty() && self.h1.wants_input())
-                || (self.readable && self.h1.wants_input() && !self.yielded);
+                || (!self.rbuf.is_empty() && self.wants_input())
+                || (self.readable && self.wants_input() && !self.yielded);
             if !more {
                 return Ok(());
             }
@@ -374,8 +512,7 @@ impl Conn {
         self.last_active = now;
         if self.rbuf.is_empty() {
             let input = &mut scratch.read[..n];
-            let used = self.h1.advance(input, out, env);
-            self.count_answered(used);
+            let used = self.feed(input, out, env, now);
             self.rbuf.extend_from_slice(&input[used..]);
         } else {
             self.rbuf.extend_from_slice(&scratch.read[..n]);

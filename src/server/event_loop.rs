@@ -19,6 +19,8 @@ use crate::server::pool::BlockingPool;
 use crate::server::service::Service;
 use crate::server::timer::Timers;
 use crate::server::transport::Listener;
+#[cfg(feature = "websocket")]
+use crate::server::websocket::Outgoing;
 
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 /// Listener `i` has token `FIRST_LISTENER - i`; connection keys never get this high.
@@ -185,6 +187,10 @@ impl<S: Service> EventLoop<S> {
             if let Some(deadline) = self.drain_deadline
                 && (self.conns.is_empty() || now >= deadline)
             {
+                // Whatever is still open is cut off: its handlers hear of it.
+                for (_, conn) in self.conns.iter_mut() {
+                    conn.on_close();
+                }
                 return Ok(());
             }
             self.resume_accepting(now);
@@ -334,25 +340,48 @@ impl<S: Service> EventLoop<S> {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.ctx.mailbox.drain_into(&mut inbox);
         for message in inbox.drain(..) {
-            let conn = match &message {
-                Message::Respond { conn, .. } | Message::Wake { conn } => *conn,
-            };
-            match self.conns.get(conn.key) {
-                Some(c) if c.serial == conn.serial && !c.closed => {}
-                _ => continue,
-            }
             match message {
-                Message::Wake { .. } => self.conn_ready(conn.key, Ready::default(), now),
-                Message::Respond { response, .. } => {
+                Message::Wake { conn } if self.is_open(conn) => {
+                    self.conn_ready(conn.key, Ready::default(), now)
+                }
+                Message::Respond { conn, response } if self.is_open(conn) => {
                     let c = &mut self.conns[conn.key];
                     let env = self.ctx.env(&self.date, c, conn.key);
                     let next =
                         c.on_respond(response, &mut self.scratch, &env, self.ctx.config(), now);
                     self.after(conn.key, next);
                 }
+                #[cfg(feature = "websocket")]
+                Message::WsSend { conn, outgoing } if self.is_open(conn) => {
+                    self.ws_send(conn, outgoing, now);
+                }
+                #[cfg(feature = "websocket")]
+                Message::WsBroadcast { conns, frame } => {
+                    for conn in conns {
+                        if self.is_open(conn) {
+                            self.ws_send(conn, Outgoing::Shared(frame.clone()), now);
+                        }
+                    }
+                }
+                _ => {} // for a connection that has closed
             }
         }
         self.inbox = inbox;
+    }
+
+    /// Whether `conn` still names an open connection (not a later one on its key).
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(conn.key)
+            .is_some_and(|c| c.serial == conn.serial && !c.closed)
+    }
+
+    #[cfg(feature = "websocket")]
+    fn ws_send(&mut self, conn: ConnId, outgoing: Outgoing, now: Instant) {
+        let c = &mut self.conns[conn.key];
+        let env = self.ctx.env(&self.date, c, conn.key);
+        let next = c.on_ws_send(outgoing, &mut self.scratch, &env, self.ctx.config(), now);
+        self.after(conn.key, next);
     }
 
     fn expire_timers(&mut self, now: Instant) {
@@ -418,7 +447,9 @@ impl<S: Service> EventLoop<S> {
     fn free_closed(&mut self) {
         for key in self.closed.drain(..) {
             // Dropping the socket closes it, which also removes it from the poll.
-            self.conns.try_remove(key);
+            if let Some(mut conn) = self.conns.try_remove(key) {
+                conn.on_close();
+            }
         }
     }
 
@@ -437,7 +468,7 @@ impl<S: Service> EventLoop<S> {
             if conn.closed {
                 continue;
             }
-            let next = conn.begin_close();
+            let next = conn.begin_close(now);
             self.after(key, next);
         }
     }

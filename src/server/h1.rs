@@ -27,6 +27,8 @@ use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::{BlockingJob, Incoming, Reply, Service};
 use crate::server::transport::PeerAddr;
+#[cfg(feature = "websocket")]
+use crate::server::websocket::Upgrade;
 
 /// Output above which no further request is answered until the client has read some:
 /// a client that pipelines without reading cannot grow the buffer without bound.
@@ -65,6 +67,9 @@ pub(crate) enum Phase {
     Streaming,
     /// A response is being computed off the loop.
     Pending,
+    /// The connection switched to another protocol.
+    #[cfg(feature = "websocket")]
+    Upgraded,
     /// No more requests will be read; the connection closes once output is flushed.
     Done,
 }
@@ -90,6 +95,10 @@ enum Reading {
     },
     /// Nothing more is read: `Connection: close`, an error, or end of input.
     Closed,
+    /// The connection switched protocols (`101`): what follows is not HTTP, and is
+    /// left for the protocol that takes over.
+    #[cfg(feature = "websocket")]
+    Switched,
 }
 
 /// The writing side: a response whose body is still being produced.
@@ -130,6 +139,9 @@ pub(crate) struct H1 {
     /// Answer the request in progress with `Connection: close` (server shutting down).
     closing: bool,
     log: AccessLog,
+    /// The WebSocket to hand the connection to, once its `101` is written.
+    #[cfg(feature = "websocket")]
+    upgrade: Option<Box<Upgrade>>,
 }
 
 /// The result of one step over the input.
@@ -151,6 +163,8 @@ impl H1 {
             writing: Writing::Idle,
             closing: false,
             log: AccessLog::default(),
+            #[cfg(feature = "websocket")]
+            upgrade: None,
         }
     }
 
@@ -194,6 +208,8 @@ impl H1 {
     fn step<S: Service>(&mut self, buf: &mut [u8], out: &mut BytesMut, env: &Env<'_, S>) -> Step {
         match &mut self.reading {
             Reading::Closed => Step::Closed,
+            #[cfg(feature = "websocket")]
+            Reading::Switched => Step::NeedMore,
             Reading::Head { seen } if buf.len() <= *seen => Step::NeedMore,
             // A head arriving a few bytes at a time is parsed again only when a line has
             // been completed, so a trickle costs one parse per line, not one per read.
@@ -444,8 +460,20 @@ impl H1 {
         };
         let mut response = Response::empty(StatusCode::OK);
         let keep_alive = head.keep_alive && !self.closing;
-        if let Reply::Blocking(job) = env.service.respond(request, &mut response) {
-            match defer(job, env) {
+        match env.service.respond(request, &mut response) {
+            Reply::Ready => {}
+            #[cfg(feature = "websocket")]
+            Reply::Upgrade(upgrade) => {
+                return self.switch(
+                    response,
+                    upgrade,
+                    (head.method, head.target, head.version),
+                    started,
+                    out,
+                    env,
+                );
+            }
+            Reply::Blocking(job) => match defer(job, env) {
                 Deferred::Now(now) => response = now,
                 Deferred::Refused => {
                     // The pool is full: refused like any error after routing, so the
@@ -476,10 +504,38 @@ impl H1 {
                     }));
                     return;
                 }
-            }
+            },
         }
         let line = (head.method, head.target, head.version);
         self.answer(response, is_head, keep_alive, line, started, out, env);
+    }
+
+    /// Writes the `101 Switching Protocols` in `response` and hands the connection over:
+    /// nothing after this request is read as HTTP.
+    #[cfg(feature = "websocket")]
+    #[cold]
+    fn switch<S: Service>(
+        &mut self,
+        response: Response,
+        upgrade: Box<Upgrade>,
+        line: (&str, &str, Version),
+        started: Option<Instant>,
+        out: &mut BytesMut,
+        env: &Env<'_, S>,
+    ) {
+        encode::write_head(
+            out,
+            &response,
+            env.date,
+            BodyFraming::Forbidden,
+            Persistence::Upgrade,
+        );
+        if let Some(started) = started {
+            let status = response.status();
+            self.log.record(env.peer, line, status, None, started, true);
+        }
+        self.reading = Reading::Switched;
+        self.upgrade = Some(upgrade);
     }
 
     /// Delivers the response a blocking view computed off the loop; what was read
@@ -768,6 +824,8 @@ impl H1 {
 
     pub(crate) fn phase(&self) -> Phase {
         match (&self.reading, &self.writing) {
+            #[cfg(feature = "websocket")]
+            (Reading::Switched, _) => Phase::Upgraded,
             (_, Writing::Pending(_)) => Phase::Pending,
             (_, Writing::Stream { .. } | Writing::Reader { .. } | Writing::Channel { .. }) => {
                 Phase::Streaming
@@ -776,6 +834,19 @@ impl H1 {
             (Reading::Head { .. }, Writing::Idle) => Phase::Head,
             (Reading::Length { .. } | Reading::Chunked { .. }, Writing::Idle) => Phase::Body,
         }
+    }
+
+    /// Whether the connection has switched protocols.
+    #[cfg(feature = "websocket")]
+    #[inline]
+    pub(crate) fn is_switched(&self) -> bool {
+        matches!(self.reading, Reading::Switched)
+    }
+
+    /// The WebSocket the connection switched to, to run it.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn take_upgrade(&mut self) -> Option<Box<Upgrade>> {
+        self.upgrade.take()
     }
 
     /// Everything produced so far has been handed to the socket (or, in memory, taken).

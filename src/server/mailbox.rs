@@ -9,13 +9,16 @@
 //! to the eventfd between them.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mio::Waker;
 
 use crate::http::response::Response;
+#[cfg(feature = "websocket")]
+use crate::http::ws::send::SharedFrame;
+#[cfg(feature = "websocket")]
+use crate::server::websocket::Outgoing;
 
 /// A connection, as another thread names it: which loop, which slab key, and which of
 /// the connections that held that key.
@@ -32,6 +35,15 @@ pub(crate) enum Message {
     /// Something queued for the connection outside the loop (a pushed body piece) is
     /// waiting: drive it again.
     Wake { conn: ConnId },
+    /// A WebSocket message from another thread.
+    #[cfg(feature = "websocket")]
+    WsSend { conn: ConnId, outgoing: Outgoing },
+    /// One frame for every listed WebSocket connection of this loop (a broadcast).
+    #[cfg(feature = "websocket")]
+    WsBroadcast {
+        conns: Vec<ConnId>,
+        frame: SharedFrame,
+    },
 }
 
 /// The sending half of a loop's mailbox. `Clone + Send + Sync`: any thread may post.
@@ -42,21 +54,17 @@ pub(crate) struct LoopHandle {
 
 struct Shared {
     queue: Mutex<VecDeque<Message>>,
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     capacity: usize,
     /// Set by the first post after the loop last looked; later posts skip the wake-up.
     notified: AtomicBool,
     waker: Waker,
 }
 
-/// The mailbox was full: the message comes back to the sender.
-#[allow(dead_code)] // read by the first sender that posts with a bound
-pub(crate) struct Full(pub(crate) Message);
-
-impl fmt::Debug for Full {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
-    }
-}
+/// The mailbox was full: the message was not posted.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "websocket"), allow(dead_code))] // bounded posts are WebSocket sends
+pub(crate) struct Full;
 
 impl LoopHandle {
     /// A mailbox of `capacity` messages that wakes its loop through `waker`.
@@ -71,14 +79,13 @@ impl LoopHandle {
         }
     }
 
-    /// Posts `message`, or gives it back when the mailbox is full.
-    // Not used by the HTTP exchange, whose messages are all bounded elsewhere.
-    #[allow(dead_code)]
+    /// Posts `message`, or refuses it when the mailbox is full.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))] // bounded posts are WebSocket sends
     pub(crate) fn post(&self, message: Message) -> Result<(), Full> {
         {
             let mut queue = lock(&self.shared.queue);
             if queue.len() >= self.shared.capacity {
-                return Err(Full(message));
+                return Err(Full);
             }
             queue.push_back(message);
         }
@@ -92,6 +99,12 @@ impl LoopHandle {
     pub(crate) fn post_reserved(&self, message: Message) {
         lock(&self.shared.queue).push_back(message);
         self.notify();
+    }
+
+    /// Whether both handles post to the same loop.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn same_loop(&self, other: &LoopHandle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Wakes the loop without a message (it then checks its flags, e.g. shutdown).
@@ -154,10 +167,10 @@ mod tests {
         let (_poll, handle) = mailbox(2);
         assert!(handle.post(wake_of(1)).is_ok());
         assert!(handle.post(wake_of(2)).is_ok());
-        let Err(Full(Message::Wake { conn })) = handle.post(wake_of(3)) else {
-            panic!("a third message fit in a mailbox of two");
-        };
-        assert_eq!(conn.key, 3);
+        assert!(
+            handle.post(wake_of(3)).is_err(),
+            "a third message fit in a mailbox of two"
+        );
         // Reserved posts go over the bound.
         handle.post_reserved(wake_of(4));
         assert_eq!(handle.len(), 3);
@@ -167,7 +180,7 @@ mod tests {
             .iter()
             .map(|m| match m {
                 Message::Wake { conn } => conn.key,
-                Message::Respond { .. } => unreachable!(),
+                _ => unreachable!(),
             })
             .collect();
         assert_eq!(keys, [1, 2, 4]);

@@ -22,6 +22,8 @@ pub(crate) mod pool;
 mod service;
 mod timer;
 mod transport;
+#[cfg(feature = "websocket")]
+pub(crate) mod websocket;
 
 pub(crate) use service::{BlockingJob, Incoming, Reply, Service};
 pub use transport::{ListenAddr, PeerAddr, ToListenAddrs};

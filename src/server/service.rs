@@ -10,6 +10,8 @@ use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
 use crate::server::transport::PeerAddr;
+#[cfg(feature = "websocket")]
+use crate::server::websocket::Upgrade;
 
 /// What answers requests. Shared by every loop, hence `Send + Sync`.
 pub(crate) trait Service: Send + Sync + 'static {
@@ -40,6 +42,10 @@ pub(crate) enum Reply<S> {
     /// The answer may wait on something (a database, a file): run this on the blocking
     /// pool; its response is sent when it returns, in the request's turn.
     Blocking(BlockingJob<S>),
+    /// Switch to WebSocket: the slot holds the `101` to send, and the connection then
+    /// runs this.
+    #[cfg(feature = "websocket")]
+    Upgrade(Box<Upgrade>),
 }
 
 /// Work that computes a response off the loop. It owns what it needs of the request.

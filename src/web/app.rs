@@ -218,8 +218,19 @@ pub(crate) fn default_endpoint<F>(rule: &str) -> String {
 struct ViewEntry {
     view: View,
     blueprint: Option<usize>,
-    /// Runs on the blocking pool, not the loop.
-    blocking: bool,
+    kind: ViewKind,
+}
+
+/// Where a view runs, and what it answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ViewKind {
+    /// On the loop: the common case.
+    Loop,
+    /// On the blocking pool.
+    Blocking,
+    /// On the loop, answering a WebSocket handshake with `101` and a handler.
+    #[cfg(feature = "websocket")]
+    WebSocket,
 }
 
 struct BlueprintScope {
@@ -249,8 +260,9 @@ pub struct App {
     views: Vec<ViewEntry>,
     scaffold: Scaffold,
     blueprints: Vec<BlueprintScope>,
-    /// Whether any view is blocking: without one, a request skips the check.
-    any_blocking: bool,
+    /// Whether any view is other than `ViewKind::Loop`: without one, a request skips
+    /// the check.
+    any_special: bool,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
 }
@@ -270,7 +282,7 @@ impl App {
             views: Vec::new(),
             scaffold: Scaffold::default(),
             blueprints: Vec::new(),
-            any_blocking: false,
+            any_special: false,
             #[cfg(feature = "templates")]
             templates: None,
         }
@@ -322,7 +334,7 @@ impl App {
         R: Responder,
     {
         let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), false);
+        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), ViewKind::Loop);
         self
     }
 
@@ -345,9 +357,9 @@ impl App {
         endpoint: &str,
         methods: &[Method],
         view: View,
-        blocking: bool,
+        kind: ViewKind,
     ) {
-        self.add_view(rule, endpoint, methods, view, None, blocking);
+        self.add_view(rule, endpoint, methods, view, None, kind);
     }
 
     fn add_view(
@@ -357,18 +369,18 @@ impl App {
         methods: &[Method],
         view: View,
         blueprint: Option<usize>,
-        blocking: bool,
+        kind: ViewKind,
     ) {
         let target = self.views.len();
         let rule = Rule::new(rule, endpoint, methods, target).unwrap_or_else(|e| panic!("{e}"));
         std::sync::Arc::get_mut(&mut self.router)
             .expect("routes are registered before the app serves")
             .add(rule);
-        self.any_blocking |= blocking;
+        self.any_special |= kind != ViewKind::Loop;
         self.views.push(ViewEntry {
             view,
             blueprint,
-            blocking,
+            kind,
         });
     }
 
@@ -412,7 +424,7 @@ impl App {
                 &route.methods,
                 route.view,
                 Some(index),
-                route.blocking,
+                route.kind,
             );
         }
         self.blueprints.push(BlueprintScope { name, scaffold });
@@ -490,12 +502,40 @@ impl App {
         self.dispatch::<false>(request, Ok(Answered::No), true, response);
     }
 
-    /// Whether routing sent the request to a blocking view.
-    fn routed_to_blocking(&self, request: &Request<'_>) -> Option<usize> {
-        let rule = request.rule?;
-        self.views[self.router.rule(rule).target]
-            .blocking
-            .then_some(rule)
+    /// Answers a request routed to a blocking or WebSocket view.
+    #[cold]
+    fn respond_special(
+        &self,
+        request: &mut Request<'_>,
+        routed: Result<Answered, HttpError>,
+        response: &mut Response,
+    ) -> Reply<App> {
+        match (self.routed_kind(request), request.rule) {
+            (ViewKind::Blocking, Some(rule)) => Reply::Blocking(blocking::job(request, rule)),
+            #[cfg(feature = "websocket")]
+            (ViewKind::WebSocket, _) => {
+                self.dispatch::<false>(request, routed, true, response);
+                match crate::web::websocket::take_upgrade() {
+                    // After-request hooks may have answered otherwise: then that stands.
+                    Some(upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                        Reply::Upgrade(upgrade)
+                    }
+                    _ => Reply::Ready,
+                }
+            }
+            _ => {
+                self.dispatch::<false>(request, routed, true, response);
+                Reply::Ready
+            }
+        }
+    }
+
+    /// The kind of view routing sent the request to.
+    fn routed_kind(&self, request: &Request<'_>) -> ViewKind {
+        match request.rule {
+            Some(rule) => self.views[self.router.rule(rule).target].kind,
+            None => ViewKind::Loop,
+        }
     }
 
     /// Runs the dispatch chain on a routed request, leaving its response in
@@ -702,11 +742,8 @@ impl Service for App {
             incoming.peer,
         );
         let routed = self.route_request(&mut request, response);
-        if self.any_blocking
-            && matches!(routed, Ok(Answered::No))
-            && let Some(rule) = self.routed_to_blocking(&request)
-        {
-            return Reply::Blocking(blocking::job(&request, rule));
+        if self.any_special && matches!(routed, Ok(Answered::No)) {
+            return self.respond_special(&mut request, routed, response);
         }
         self.dispatch::<true>(&mut request, routed, true, response);
         Reply::Ready

@@ -74,7 +74,7 @@ macro_rules! blocking_methods {
                     &endpoint,
                     methods,
                     crate::web::app::boxed_view(view),
-                    true,
+                    crate::web::app::ViewKind::Blocking,
                 );
                 self
             }

@@ -4,7 +4,7 @@ use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
 use crate::web::app::{
-    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
+    BeforeRequest, Scaffold, View, ViewKind, boxed_view, default_endpoint, scaffold_methods,
 };
 use crate::web::blocking::Blocking;
 use crate::web::error::HttpError;
@@ -47,7 +47,7 @@ pub(crate) struct RouteDef {
     pub(crate) endpoint: String,
     pub(crate) methods: Vec<Method>,
     pub(crate) view: View,
-    pub(crate) blocking: bool,
+    pub(crate) kind: ViewKind,
 }
 
 impl Blueprint {
@@ -93,7 +93,7 @@ impl Blueprint {
         R: Responder,
     {
         let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), false);
+        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), ViewKind::Loop);
         self
     }
 
@@ -108,7 +108,7 @@ impl Blueprint {
         endpoint: &str,
         methods: &[Method],
         view: View,
-        blocking: bool,
+        kind: ViewKind,
     ) {
         // Flask joins prefix and rule with exactly one slash.
         let rule = if rule.is_empty() {
@@ -121,7 +121,7 @@ impl Blueprint {
             endpoint: endpoint.to_owned(),
             methods: methods.to_vec(),
             view,
-            blocking,
+            kind,
         });
     }
 

@@ -25,3 +25,7 @@ pub(crate) mod static_files;
 #[cfg(feature = "templates")]
 pub(crate) mod templates;
 pub(crate) mod test_client;
+#[cfg(feature = "websocket")]
+pub(crate) mod test_websocket;
+#[cfg(feature = "websocket")]
+pub(crate) mod websocket;

@@ -44,6 +44,12 @@ impl App {
 }
 
 impl<'a> TestClient<'a> {
+    /// The app under test.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn app(&self) -> &'a App {
+        self.app
+    }
+
     /// A request with any method.
     pub fn request(&self, method: Method, path: &str) -> TestRequest<'_, 'a> {
         TestRequest {
@@ -212,6 +218,17 @@ impl TestRequest<'_, '_> {
     ///
     /// If the app's output is not a well-formed response (a bug in carafe).
     pub fn send(self) -> TestResponse {
+        let (client, is_head) = (self.client, self.method == Method::HEAD);
+        let input = self.into_bytes();
+        let output = client.raw(&input);
+        let resp = TestResponse::parse_whole(&output, is_head);
+        client.store_cookies(&resp);
+        resp
+    }
+
+    /// The request as HTTP/1.1 bytes, with `Host`, `Content-Length` and the client's
+    /// cookies added where missing.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.path);
         let has = |name: &str| {
             self.headers
@@ -235,12 +252,7 @@ impl TestRequest<'_, '_> {
         head.push_str("\r\n");
         let mut input = head.into_bytes();
         input.extend_from_slice(&self.body);
-        let output = self.client.raw(&input);
-        let resp = TestResponse::parse(&output, self.method == Method::HEAD).unwrap_or_else(|| {
-            panic!("malformed response: {:?}", String::from_utf8_lossy(&output))
-        });
-        self.client.store_cookies(&resp);
-        resp
+        input
     }
 }
 
@@ -253,6 +265,16 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// Parses the first final response the app wrote.
+    ///
+    /// # Panics
+    ///
+    /// If it is not a well-formed response (a bug in carafe).
+    pub(crate) fn parse_whole(output: &[u8], is_head: bool) -> TestResponse {
+        TestResponse::parse(output, is_head)
+            .unwrap_or_else(|| panic!("malformed response: {:?}", String::from_utf8_lossy(output)))
+    }
+
     /// Parses the first final response in `bytes` (skipping `100 Continue`).
     fn parse(mut bytes: &[u8], is_head: bool) -> Option<TestResponse> {
         loop {

@@ -304,7 +304,8 @@ impl Protocol {
         Ok(())
     }
 
-    fn sender<'a>(&'a mut self, out: &'a mut BytesMut) -> Sender<'a> {
+    /// Sends outside [`Protocol::advance`]: a message from another thread, a ping.
+    pub(crate) fn sender<'a>(&'a mut self, out: &'a mut BytesMut) -> Sender<'a> {
         self.writer.sender(out)
     }
 

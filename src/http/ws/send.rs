@@ -144,6 +144,14 @@ pub(crate) struct Sender<'a> {
 }
 
 impl Sender<'_> {
+    /// A shorter-lived sender over the same connection and buffer.
+    pub(crate) fn reborrow(&mut self) -> Sender<'_> {
+        Sender {
+            writer: self.writer,
+            out: self.out,
+        }
+    }
+
     /// Queues a text message, compressed if permessage-deflate is on and it is long enough.
     pub(crate) fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.writer.data(self.out, OpCode::Text, text.as_bytes())
