@@ -168,3 +168,78 @@ impl Exchange {
         self.h1.advance(input, out, &env)
     }
 }
+
+/// One WebSocket connection's protocol, server side, without a socket: what the loop
+/// will run for each read of an upgraded connection.
+#[cfg(feature = "websocket")]
+pub struct WsConnection {
+    protocol: crate::http::ws::protocol::Protocol,
+    out: BytesMut,
+}
+
+#[cfg(feature = "websocket")]
+impl WsConnection {
+    /// A connection with the default limits and no extension.
+    pub fn new() -> WsConnection {
+        WsConnection {
+            protocol: crate::http::ws::protocol::Protocol::new(Default::default(), None),
+            out: BytesMut::new(),
+        }
+    }
+
+    /// Reads every complete frame in `input`, unmasking it in place; returns the bytes
+    /// used and the payload bytes of the messages delivered.
+    pub fn advance(&mut self, input: &mut [u8]) -> (usize, usize) {
+        use crate::http::ws::protocol::Event;
+        let mut delivered = 0;
+        self.out.clear();
+        let used = self.protocol.advance(input, &mut self.out, |event, _| {
+            delivered += match event {
+                Event::Text(text) => text.len(),
+                Event::Binary(data) => data.len(),
+                _ => 0,
+            }
+        });
+        (used, delivered)
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl Default for WsConnection {
+    fn default() -> WsConnection {
+        WsConnection::new()
+    }
+}
+
+/// `count` masked client frames of `payload`, text or binary, as a browser sends them.
+#[cfg(feature = "websocket")]
+pub fn ws_client_frames(text: bool, payload: &[u8], count: usize) -> Vec<u8> {
+    use crate::http::ws::frame::{OpCode, encode_masked};
+    let opcode = if text { OpCode::Text } else { OpCode::Binary };
+    let mut out = BytesMut::new();
+    for i in 0..count {
+        encode_masked(
+            &mut out,
+            true,
+            0,
+            opcode,
+            payload,
+            [0x37, 0xfa, 0x21, i as u8],
+        );
+    }
+    out.to_vec()
+}
+
+/// Appends a server frame (unmasked) with `payload`, text or binary, as `send_*` does.
+#[cfg(feature = "websocket")]
+pub fn ws_encode(out: &mut BytesMut, text: bool, payload: &[u8]) {
+    use crate::http::ws::frame::{OpCode, encode};
+    let opcode = if text { OpCode::Text } else { OpCode::Binary };
+    encode(out, opcode, 0, payload);
+}
+
+/// XORs `buf` with a masking key, as unmasking a payload does.
+#[cfg(feature = "websocket")]
+pub fn ws_mask(buf: &mut [u8], key: [u8; 4]) {
+    crate::http::ws::frame::apply_mask(buf, key, 0);
+}

@@ -151,24 +151,42 @@ pub(crate) fn decode_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
 /// into the payload: the key is applied by payload position, so a payload unmasked in
 /// pieces rotates the key by each piece's offset.
 ///
-/// Masking and unmasking are the same operation. The bulk runs 32 bytes at a time
-/// against a widened key, a shape the compiler turns into vector XORs.
+/// Masking and unmasking are the same operation. It runs a 64-bit word at a time, four
+/// words to a 32-byte block, a shape the compiler turns into vector XORs for long
+/// payloads while a short one costs a few word operations.
 pub(crate) fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
-    let mut key = mask;
-    key.rotate_left(offset % 4);
-    let mut wide = [0u8; 32];
-    for (i, b) in wide.iter_mut().enumerate() {
-        *b = key[i % 4];
-    }
+    let r = offset % 4;
+    let key = [
+        mask[r],
+        mask[(r + 1) % 4],
+        mask[(r + 2) % 4],
+        mask[(r + 3) % 4],
+    ];
+    let key8 = [
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ];
+    let word = u64::from_ne_bytes(key8);
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
-        for (b, k) in block.iter_mut().zip(wide) {
-            *b ^= k;
-        }
+        xor_words(block, word);
     }
-    // Blocks are a multiple of 4 long, so the tail starts at key position 0 again.
-    for (b, k) in blocks.into_remainder().iter_mut().zip(wide) {
+    let rest = blocks.into_remainder();
+    let tail = rest.len() - rest.len() % 8;
+    let (words, bytes) = rest.split_at_mut(tail);
+    xor_words(words, word);
+    // Words are a multiple of 4 long, so the last bytes start at key position 0 again.
+    for (b, k) in bytes.iter_mut().zip(key8) {
         *b ^= k;
+    }
+}
+
+/// XORs each whole 8-byte word of `buf` with `word`.
+#[inline(always)]
+fn xor_words(buf: &mut [u8], word: u64) {
+    for chunk in buf.chunks_exact_mut(8) {
+        if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
+            *bytes = (u64::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+        }
     }
 }
 

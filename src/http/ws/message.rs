@@ -31,6 +31,13 @@ pub(crate) enum Message<'a> {
 
 /// Checks a whole text message in one pass.
 pub(crate) fn text(payload: &[u8]) -> Result<&str, Failure> {
+    // Chat-sized messages are mostly ASCII, and under 64 bytes both std's validator and
+    // simdutf8's (which falls back to std there) cost about twice `is_ascii`: 9–10 ns
+    // against 4–5 ns for 32 bytes here, a quarter of reading the whole frame.
+    if payload.is_ascii() {
+        // SAFETY: bytes that are all ASCII are valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(payload) });
+    }
     simdutf8::basic::from_utf8(payload).map_err(|_| Failure::invalid_data("text is not UTF-8"))
 }
 

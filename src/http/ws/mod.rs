@@ -23,4 +23,6 @@ pub(crate) mod protocol;
 pub(crate) mod send;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

@@ -369,283 +369,118 @@ impl Protocol {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::http::ws::frame::encode_masked;
+    use crate::http::ws::testing::{Got, client, close_code, feed, limits, server_frames};
 
-    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    /// Client frames, as [`client`] takes them.
+    type Frames = &'static [(u8, &'static [u8])];
 
-    /// Client frames, masked: each is (first byte: FIN, RSV and opcode; payload).
-    pub(crate) fn client(frames: &[(u8, &[u8])]) -> Vec<u8> {
+    /// Frames each of which fails the connection: (the rule, frames, the close code).
+    const FAILURES: &[(&str, Frames, u16)] = &[
+        ("§5.2 RSV1 without an extension", &[(0xc1, b"hi")], 1002),
+        ("§5.2 RSV2", &[(0xa1, b"hi")], 1002),
+        ("§5.2 RSV3", &[(0x92, b"hi")], 1002),
+        ("§5.2 reserved data opcode 0x3", &[(0x83, b"")], 1002),
+        ("§5.2 reserved control opcode 0xB", &[(0x8b, b"")], 1002),
+        ("§5.5 ping over 125 bytes", &[(0x89, &[b'x'; 126])], 1002),
+        ("§5.5 fragmented ping", &[(0x09, b"a")], 1002),
+        ("§5.5 RSV1 on a control frame", &[(0xc9, b"a")], 1002),
+        ("§5.4 continuation without a message", &[(0x80, b"a")], 1002),
+        (
+            "§5.4 text inside a fragmented text",
+            &[(0x01, b"a"), (0x81, b"b")],
+            1002,
+        ),
+        (
+            "§5.4 binary inside a fragmented text",
+            &[(0x01, b"a"), (0x02, b"b")],
+            1002,
+        ),
+        ("§8.1 text not UTF-8", &[(0x81, b"\xce\xba\xff")], 1007),
+        (
+            "§8.1 fragmented text not UTF-8",
+            &[(0x01, b"\xce"), (0x80, b"\xba\xff")],
+            1007,
+        ),
+        (
+            "§8.1 text ending mid-sequence",
+            &[(0x01, b"a\xe2"), (0x80, b"\x82")],
+            1007,
+        ),
+        ("§5.5.1 close payload of one byte", &[(0x88, b"\x03")], 1002),
+        ("§7.4.1 close code 1004", &[(0x88, b"\x03\xec")], 1002),
+        ("§7.4.1 close code 1005", &[(0x88, b"\x03\xed")], 1002),
+        ("§7.4.1 close code 1006", &[(0x88, b"\x03\xee")], 1002),
+        ("§7.4.1 close code 1015", &[(0x88, b"\x03\xf7")], 1002),
+        ("§7.4.2 close code 999", &[(0x88, b"\x03\xe7")], 1002),
+        ("§7.4.2 close code 2000", &[(0x88, b"\x07\xd0")], 1002),
+        ("§7.4.2 close code 5000", &[(0x88, b"\x13\x88")], 1002),
+        (
+            "§5.5.1 close reason not UTF-8",
+            &[(0x88, b"\x03\xe8\xc3")],
+            1007,
+        ),
+    ];
+
+    /// Feeds `input` and checks it failed the connection with `code`, and that nothing
+    /// more is read or sent afterwards.
+    fn assert_fails(rule: &str, input: &[u8], limits: Limits, code: u16) {
+        let mut p = Protocol::new(limits, None);
         let mut out = BytesMut::new();
-        for (i, &(first, payload)) in frames.iter().enumerate() {
-            let opcode = OpCode::from_u8(first & 0x0f).unwrap_or(OpCode::Binary);
-            let key = [KEY[0], KEY[1], KEY[2], i as u8];
-            let at = out.len();
-            encode_masked(
-                &mut out,
-                first & 0x80 != 0,
-                first & RSV_MASK,
-                opcode,
-                payload,
-                key,
-            );
-            out[at] = first;
-        }
-        out.to_vec()
-    }
-
-    /// An event, owned.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub(crate) enum Got {
-        Text(String),
-        Binary(Vec<u8>),
-        Ping(Vec<u8>),
-        Pong(Vec<u8>),
-        Close(Option<u16>, String),
-    }
-
-    impl From<Event<'_>> for Got {
-        fn from(event: Event<'_>) -> Got {
-            match event {
-                Event::Text(t) => Got::Text(t.to_owned()),
-                Event::Binary(b) => Got::Binary(b.to_vec()),
-                Event::Ping(p) => Got::Ping(p.to_vec()),
-                Event::Pong(p) => Got::Pong(p.to_vec()),
-                Event::Close { code, reason } => Got::Close(code, reason.to_owned()),
-            }
-        }
-    }
-
-    /// Feeds `input` in one read; returns the events and the bytes used.
-    fn feed(p: &mut Protocol, input: &[u8], out: &mut BytesMut) -> (Vec<Got>, usize) {
-        let mut input = input.to_vec();
-        let mut events = Vec::new();
-        let used = p.advance(&mut input, out, |e, _| events.push(Got::from(e)));
-        (events, used)
-    }
-
-    /// Splits server output into (first byte, payload) frames, checking each is
-    /// well-formed and unmasked.
-    pub(crate) fn server_frames(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
-        let mut frames = Vec::new();
-        while !out.is_empty() {
-            let h = frame::decode_header(out).unwrap().expect("a whole header");
-            assert_eq!(h.mask, None, "§5.1 a server never masks");
-            let end = h.header_len + h.len as usize;
-            frames.push((out[0], out[h.header_len..end].to_vec()));
-            out = &out[end..];
-        }
-        frames
-    }
-
-    fn close_code(frames: &[(u8, Vec<u8>)]) -> Option<u16> {
-        match frames.last() {
-            Some((0x88, payload)) if payload.len() >= 2 => {
-                Some(u16::from_be_bytes([payload[0], payload[1]]))
-            }
-            _ => None,
-        }
-    }
-
-    fn limits(max_frame: usize, max_message: usize) -> Limits {
-        Limits {
-            max_frame,
-            max_message,
-        }
+        let (events, used) = feed(&mut p, input, &mut out);
+        assert_eq!(used, input.len(), "{rule}: all input is used");
+        assert_eq!(events, [], "{rule}");
+        let frames = server_frames(&out);
+        assert_eq!(
+            (frames.len(), close_code(&frames)),
+            (1, Some(code)),
+            "{rule}"
+        );
+        assert_eq!(p.state(), State::Closed, "{rule}");
+        assert_eq!(p.failure().map(|f| f.code), Some(code), "{rule}");
+        let late = client(&[(0x81, b"late")]);
+        assert_eq!(
+            feed(&mut p, &late, &mut out),
+            (vec![], late.len()),
+            "{rule}"
+        );
+        assert_eq!(
+            p.send_text(&mut out, "late"),
+            Err(SendError::Closed),
+            "{rule}"
+        );
+        assert_eq!(server_frames(&out).len(), 1, "{rule}");
     }
 
     #[test]
     fn failures_table() {
-        let long = [b'x'; 126];
-        // (rule, frames, limits, the close code sent)
-        let cases: &[(&str, Vec<u8>, Limits, u16)] = &[
-            (
-                "§5.1 unmasked client frame",
-                b"\x81\x02hi".to_vec(),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 RSV1 without an extension",
-                client(&[(0xc1, b"hi")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 RSV2",
-                client(&[(0xa1, b"hi")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 RSV3",
-                client(&[(0x92, b"hi")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 reserved data opcode 0x3",
-                client(&[(0x83, b"")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 reserved control opcode 0xB",
-                client(&[(0x8b, b"")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.2 64-bit length MSB",
-                b"\x82\xff\x80\0\0\0\0\0\0\0\0\0\0\0".to_vec(),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.5 ping over 125 bytes",
-                client(&[(0x89, &long)]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.5 fragmented ping",
-                client(&[(0x09, b"a")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.5 RSV1 on a control frame",
-                client(&[(0xc9, b"a")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.4 continuation without a message",
-                client(&[(0x80, b"a")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.4 text inside a fragmented text",
-                client(&[(0x01, b"a"), (0x81, b"b")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.4 binary inside a fragmented text",
-                client(&[(0x01, b"a"), (0x02, b"b")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§8.1 text not UTF-8",
-                client(&[(0x81, b"\xce\xba\xff")]),
-                Limits::default(),
-                1007,
-            ),
-            (
-                "§8.1 fragmented text not UTF-8",
-                client(&[(0x01, b"\xce"), (0x80, b"\xba\xff")]),
-                Limits::default(),
-                1007,
-            ),
-            (
-                "§8.1 text ending mid-sequence",
-                client(&[(0x01, b"a\xe2"), (0x80, b"\x82")]),
-                Limits::default(),
-                1007,
-            ),
-            (
-                "§7.4.1 frame over the limit",
-                client(&[(0x82, &[0; 11])]),
-                limits(10, 100),
-                1009,
-            ),
-            (
-                "§7.4.1 message over the limit",
-                client(&[(0x02, &[0; 6]), (0x80, &[0; 6])]),
-                limits(10, 10),
-                1009,
-            ),
-            (
-                "§7.4.1 frame over the message limit",
-                client(&[(0x82, &[0; 11])]),
-                limits(100, 10),
-                1009,
-            ),
-            (
-                "§5.5.1 close payload of one byte",
-                client(&[(0x88, b"\x03")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.1 close code 1004",
-                client(&[(0x88, b"\x03\xec")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.1 close code 1005",
-                client(&[(0x88, b"\x03\xed")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.1 close code 1006",
-                client(&[(0x88, b"\x03\xee")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.1 close code 1015",
-                client(&[(0x88, b"\x03\xf7")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.2 close code 999",
-                client(&[(0x88, b"\x03\xe7")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.2 close code 2000",
-                client(&[(0x88, b"\x07\xd0")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§7.4.2 close code 5000",
-                client(&[(0x88, b"\x13\x88")]),
-                Limits::default(),
-                1002,
-            ),
-            (
-                "§5.5.1 close reason not UTF-8",
-                client(&[(0x88, b"\x03\xe8\xc3")]),
-                Limits::default(),
-                1007,
-            ),
-        ];
-        for (rule, input, limits, code) in cases {
-            let mut p = Protocol::new(*limits, None);
-            let mut out = BytesMut::new();
-            let (events, used) = feed(&mut p, input, &mut out);
-            assert_eq!(used, input.len(), "{rule}: all input is used");
-            assert_eq!(events, [], "{rule}");
-            let frames = server_frames(&out);
-            assert_eq!(frames.len(), 1, "{rule}");
-            assert_eq!(close_code(&frames), Some(*code), "{rule}");
-            assert_eq!(p.state(), State::Closed, "{rule}");
-            assert_eq!(p.failure().map(|f| f.code), Some(*code), "{rule}");
-            // Once failed, nothing more is read or sent.
-            let late = client(&[(0x81, b"late")]);
-            assert_eq!(feed(&mut p, &late, &mut out), (vec![], late.len()));
-            assert_eq!(p.send_text(&mut out, "late"), Err(SendError::Closed));
-            assert_eq!(server_frames(&out).len(), 1, "{rule}");
+        for (rule, frames, code) in FAILURES {
+            assert_fails(rule, &client(frames), Limits::default(), *code);
         }
+        assert_fails(
+            "§5.1 unmasked client frame",
+            b"\x81\x02hi",
+            Limits::default(),
+            1002,
+        );
+        let top_bit = b"\x82\xff\x80\0\0\0\0\0\0\0\0\0\0\0";
+        assert_fails("§5.2 64-bit length MSB", top_bit, Limits::default(), 1002);
+        let over = client(&[(0x82, &[0; 11])]);
+        assert_fails("§7.4.1 frame over the limit", &over, limits(10, 100), 1009);
+        assert_fails(
+            "§7.4.1 frame over the message limit",
+            &over,
+            limits(100, 10),
+            1009,
+        );
+        let fragments = client(&[(0x02, &[0; 6]), (0x80, &[0; 6])]);
+        assert_fails(
+            "§7.4.1 message over the limit",
+            &fragments,
+            limits(10, 10),
+            1009,
+        );
     }
 
     #[test]
@@ -796,56 +631,5 @@ pub(crate) mod tests {
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1], (0x88, b"\x03\xe8done".to_vec()));
         assert_eq!(p.state(), State::Closed);
-    }
-
-    #[test]
-    fn the_server_closes_first() {
-        let mut p = Protocol::new(Limits::default(), None);
-        let mut out = BytesMut::new();
-        p.send_close(&mut out, 1001, "restart").unwrap();
-        assert_eq!(p.state(), State::Closing);
-        // §5.5.1: no data frames, pings or a second close after ours.
-        assert_eq!(p.send_text(&mut out, "x"), Err(SendError::Closed));
-        assert_eq!(p.send_binary(&mut out, b"x"), Err(SendError::Closed));
-        assert_eq!(p.send_ping(&mut out, b"x"), Err(SendError::Closed));
-        assert_eq!(p.send_close(&mut out, 1000, ""), Err(SendError::Closed));
-        // Messages still arrive until the peer's close; pings go unanswered.
-        let input = client(&[(0x81, b"in flight"), (0x89, b"p"), (0x88, b"\x03\xe9")]);
-        let (events, _) = feed(&mut p, &input, &mut out);
-        assert_eq!(events.len(), 3);
-        assert_eq!(server_frames(&out), [(0x88, b"\x03\xe9restart".to_vec())]);
-        assert_eq!(p.state(), State::Closed);
-    }
-
-    #[test]
-    fn sending() {
-        let mut p = Protocol::new(Limits::default(), None);
-        let mut out = BytesMut::new();
-        p.send_text(&mut out, "hi").unwrap();
-        p.send_binary(&mut out, &[0; 200]).unwrap();
-        p.send_ping(&mut out, b"").unwrap();
-        p.send_pong(&mut out, b"beat").unwrap();
-        p.send_shared(&mut out, &SharedFrame::text("all")).unwrap();
-        assert_eq!(
-            p.send_ping(&mut out, &[0; 126]),
-            Err(SendError::ControlTooLong)
-        );
-        assert_eq!(
-            p.send_close(&mut out, 1006, ""),
-            Err(SendError::BadCloseCode)
-        );
-        assert_eq!(
-            p.send_close(&mut out, 1000, &"x".repeat(124)),
-            Err(SendError::ControlTooLong)
-        );
-        assert_eq!(p.state(), State::Open);
-        let firsts: Vec<u8> = server_frames(&out).iter().map(|f| f.0).collect();
-        assert_eq!(firsts, [0x81, 0x82, 0x89, 0x8a, 0x81]);
-        assert_eq!(p.send_shared(&mut out, &SharedFrame::binary(b"")), Ok(()));
-        p.send_close(&mut out, 1000, "").unwrap();
-        assert_eq!(
-            p.send_shared(&mut out, &SharedFrame::binary(b"")),
-            Err(SendError::Closed)
-        );
     }
 }

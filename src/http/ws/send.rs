@@ -186,3 +186,63 @@ impl Sender<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::http::ws::protocol::{Limits, Protocol, State};
+    use crate::http::ws::testing::{client, feed, server_frames};
+
+    #[test]
+    fn the_server_closes_first() {
+        let mut p = Protocol::new(Limits::default(), None);
+        let mut out = BytesMut::new();
+        p.send_close(&mut out, 1001, "restart").unwrap();
+        assert_eq!(p.state(), State::Closing);
+        // §5.5.1: no data frames, pings or a second close after ours.
+        assert_eq!(p.send_text(&mut out, "x"), Err(SendError::Closed));
+        assert_eq!(p.send_binary(&mut out, b"x"), Err(SendError::Closed));
+        assert_eq!(p.send_ping(&mut out, b"x"), Err(SendError::Closed));
+        assert_eq!(p.send_close(&mut out, 1000, ""), Err(SendError::Closed));
+        // Messages still arrive until the peer's close; pings go unanswered.
+        let input = client(&[(0x81, b"in flight"), (0x89, b"p"), (0x88, b"\x03\xe9")]);
+        let (events, _) = feed(&mut p, &input, &mut out);
+        assert_eq!(events.len(), 3);
+        assert_eq!(server_frames(&out), [(0x88, b"\x03\xe9restart".to_vec())]);
+        assert_eq!(p.state(), State::Closed);
+    }
+
+    #[test]
+    fn sending() {
+        let mut p = Protocol::new(Limits::default(), None);
+        let mut out = BytesMut::new();
+        p.send_text(&mut out, "hi").unwrap();
+        p.send_binary(&mut out, &[0; 200]).unwrap();
+        p.send_ping(&mut out, b"").unwrap();
+        p.send_pong(&mut out, b"beat").unwrap();
+        p.send_shared(&mut out, &SharedFrame::text("all")).unwrap();
+        assert_eq!(
+            p.send_ping(&mut out, &[0; 126]),
+            Err(SendError::ControlTooLong)
+        );
+        assert_eq!(
+            p.send_close(&mut out, 1006, ""),
+            Err(SendError::BadCloseCode)
+        );
+        assert_eq!(
+            p.send_close(&mut out, 1000, &"x".repeat(124)),
+            Err(SendError::ControlTooLong)
+        );
+        assert_eq!(p.state(), State::Open);
+        let firsts: Vec<u8> = server_frames(&out).iter().map(|f| f.0).collect();
+        assert_eq!(firsts, [0x81, 0x82, 0x89, 0x8a, 0x81]);
+        assert_eq!(p.send_shared(&mut out, &SharedFrame::binary(b"")), Ok(()));
+        p.send_close(&mut out, 1000, "").unwrap();
+        assert_eq!(
+            p.send_shared(&mut out, &SharedFrame::binary(b"")),
+            Err(SendError::Closed)
+        );
+    }
+}

@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 
-use crate::http::ws::protocol::tests::{Got, client, server_frames};
 use crate::http::ws::protocol::{Limits, Protocol, State};
+use crate::http::ws::testing::{Got, client, server_frames};
 
 /// A connection's read buffer: each read is appended, `advance` runs, and the bytes it
 /// used are dropped, as the server's loop does. Returns the events, the output and the
