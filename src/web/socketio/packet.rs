@@ -633,6 +633,17 @@ mod tests {
         let plain = Packet::event("/", json!(["a", {"_placeholder": true, "num": 0}]), vec![]);
         assert!(plain.encode().text.starts_with(b"42["));
         assert_eq!(plain.event_name(), Some(&json!("a")));
+        // Floats are read correctly rounded (serde_json's `float_roundtrip`), so they
+        // come back from their own encoding; found by the fuzz target.
+        let text = r#"2[111105555555000003093,1.1110555555500001e20,5e-324,-0.0]"#;
+        let (packet, _) = decode(text).unwrap();
+        let again = packet.encode();
+        assert_eq!(
+            decode(std::str::from_utf8(&again.text[1..]).unwrap())
+                .unwrap()
+                .0,
+            packet
+        );
         // Encoding once and cloning shares the buffer.
         let encoded = Packet::event("/", json!(["x"]), vec![]).encode();
         assert_eq!(encoded.clone().text.as_ptr(), encoded.text.as_ptr());
