@@ -142,3 +142,10 @@ fn routing_never_panics() {
     });
     assert!(runs > 100);
 }
+
+#[cfg(feature = "socketio")]
+#[test]
+fn socketio_payloads_decode_or_fail_cleanly_and_round_trip() {
+    let runs = run("socketio", |data, _| carafe::fuzzing::socketio(data));
+    assert!(runs > 100);
+}
