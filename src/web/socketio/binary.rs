@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::Deserialize;
 use serde_json::Value;
 
-use super::packet::Error;
+use super::decoder::Error;
 
 mod de;
 mod ser;

@@ -3,9 +3,9 @@
 //!
 //! - [`engineio`]: the transport layer's packets, long-polling payloads and handshake.
 //! - [`packet`]: Socket.IO packets (`<type>[<attachments>-][<nsp>,][<ack id>][<json>]`),
-//!   decoded and validated as socket.io-parser 4.x does, and encoded once for any number
-//!   of sockets.
-//! - [`decoder`]: the streaming decoder that joins a binary packet with its attachments.
+//!   encoded once for any number of sockets.
+//! - [`decoder`]: reading them, validated as socket.io-parser 4.x does, and the streaming
+//!   decoder that joins a binary packet with its attachments.
 //! - [`binary`]: how binary data sits in the JSON tree: placeholders
 //!   `{"_placeholder":true,"num":n}` beside a list of attachments, and the serde adapters
 //!   that turn `bytes` fields into placeholders and back.
