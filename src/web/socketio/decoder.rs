@@ -12,9 +12,9 @@
 //! It is matched on everything real clients produce. Where it only accepts input through
 //! JavaScript's number coercions (`5 1-`, `5+1-`, `50x1-`, `51e0-`; `2 ["a"]` read as ack
 //! id 0; an empty string read as CONNECT), this decoder wants plain ASCII digits; ack ids
-//! stop at `u64::MAX` where JavaScript rounds them to floats; and an EVENT must carry its
-//! payload, which the protocol requires ("MUST be a non-empty array") but the parser
-//! leaves to the server.
+//! stop at `u64::MAX` where JavaScript rounds them to floats; a lone surrogate escape in
+//! a string reads as U+FFFD; and an EVENT must carry its payload, which the protocol
+//! requires ("MUST be a non-empty array") but the parser leaves to the server.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -146,7 +146,7 @@ pub(crate) fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet,
 
     let data = match &text[at..] {
         "" => None,
-        json => Some(serde_json::from_str::<Value>(json).map_err(|_| Error::InvalidPayload)?),
+        json => Some(parse_json(json)?),
     };
     if !payload_is_valid(kind, data.as_ref()) {
         return Err(Error::InvalidPayload);
@@ -159,6 +159,47 @@ pub(crate) fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet,
         attachments: Vec::new(),
     };
     Ok((packet, attachments))
+}
+
+/// Parses the payload. `JSON.parse` keeps a lone surrogate escape such as `"\ud83d"`,
+/// which `JSON.stringify` writes for a string cut in the middle of an emoji; a Rust
+/// string cannot hold one and serde_json refuses it. Rather than close the client for
+/// it, such escapes become U+FFFD, on this error path only.
+fn parse_json(json: &str) -> Result<Value, Error> {
+    serde_json::from_str(json).or_else(|_| {
+        let fixed = replace_lone_surrogates(json).ok_or(Error::InvalidPayload)?;
+        serde_json::from_str(&fixed).map_err(|_| Error::InvalidPayload)
+    })
+}
+
+/// `json` with each `\uXXXX` escape of an unpaired surrogate replaced by `\ufffd`, or
+/// `None` if it has none. Escapes are consumed in pairs, so `\\u` is no escape.
+fn replace_lone_surrogates(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let unit = |at: usize| {
+        let hex = bytes.get(at..at + 6)?.strip_prefix(b"\\u")?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let (mut out, mut copied, mut at) = (String::new(), 0, 0);
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match unit(at) {
+            Some(0xD800..=0xDBFF) if matches!(unit(at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
+            Some(0xD800..=0xDFFF) => {
+                // `at` is on a backslash and `at + 6` just after ASCII hex digits: both
+                // are character boundaries.
+                out.push_str(&json[copied..at]);
+                out.push_str("\\ufffd");
+                at += 6;
+                copied = at;
+            }
+            _ => at += 2,
+        }
+    }
+    (copied > 0).then(|| out + &json[copied..])
 }
 
 /// The length of the run of ASCII digits at the start of `bytes`.
@@ -455,6 +496,37 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let cases = [
+            (r#"2["\ud83d"]"#, json!(["\u{fffd}"])),
+            (
+                r#"2["a\udc00b","\ud83d\ude00"]"#,
+                json!(["a\u{fffd}b", "😀"]),
+            ),
+            (
+                r#"2["x",{"\ud800":"\uDBFF\uDBFF"}]"#,
+                json!(["x", {"\u{fffd}": "\u{fffd}\u{fffd}"}]),
+            ),
+            (r#"2["\\ud800"]"#, json!(["\\ud800"])),
+        ];
+        for (text, data) in cases {
+            assert_eq!(decode(text).unwrap().0.data, Some(data), "{text}");
+        }
+        for text in [
+            r#"2["\ud800"#,
+            r#"2["\ud800",]"#,
+            r#"2["\ud80"]"#,
+            r#"2["\"]"#,
+        ] {
+            assert_eq!(decode(text).err(), Some(Error::InvalidPayload), "{text}");
+        }
+        assert_eq!(
+            replace_lone_surrogates(r#"["\ud83d\ude00", "\\ud800"]"#),
+            None
+        );
+    }
+
+    #[test]
     fn malformed_packets() {
         // socket.io-parser test/parser.js "throw an error upon parsing error" first,
         // then cases its Decoder refuses too, then the JavaScript coercions refused here.
@@ -500,7 +572,6 @@ mod tests {
             (r#"51e0-["a"]"#, Error::IllegalAttachments),
             ("2", Error::InvalidPayload),
             (r#"51-"#, Error::InvalidPayload),
-            ("2[\"\\ud800\"]", Error::InvalidPayload),
         ];
         for (text, error) in cases {
             assert_eq!(decode(text).err(), Some(error), "{text}");
