@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
 shift || true
-targets=${*:-exchange chunked router ws_frames}
+targets=${*:-exchange chunked router ws_frames socketio}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   fuzz=(cargo +nightly fuzz)
@@ -17,11 +17,12 @@ else
 fi
 for target in $targets; do
   mkdir -p "corpus/$target"
-  # The targets read their first byte as "how many read sizes follow": a zero byte makes
-  # each seed arrive in one read, as written.
+  # exchange and chunked read their first byte as "how many read sizes follow": a zero
+  # byte makes each seed arrive in one read, as written. router and socketio take the
+  # input as it is.
   for seed in seeds/"$target"/*; do
     name="corpus/$target/seed-$(basename "$seed")"
-    [ -e "$name" ] || { if [ "$target" = router ]; then cp "$seed" "$name"; else { printf '\0'; cat "$seed"; } > "$name"; fi; }
+    [ -e "$name" ] || { if [ "$target" = router ] || [ "$target" = socketio ]; then cp "$seed" "$name"; else { printf '\0'; cat "$seed"; } > "$name"; fi; }
   done
   echo "== $target for ${seconds}s (${fuzz[*]})"
   "${fuzz[@]}" run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=8192

@@ -243,3 +243,85 @@ pub fn ws_encode(out: &mut BytesMut, text: bool, payload: &[u8]) {
 pub fn ws_mask(buf: &mut [u8], key: [u8; 4]) {
     crate::http::ws::frame::apply_mask(buf, key, 0);
 }
+
+/// The Socket.IO codec, as a session will drive it.
+#[cfg(feature = "socketio")]
+pub mod socketio {
+    use bytes::{Bytes, BytesMut};
+
+    use crate::web::socketio::binary;
+    use crate::web::socketio::decoder::{Decoder, Status};
+    use crate::web::socketio::engineio::{packet::Frame, payload};
+    use crate::web::socketio::packet::{Encoded, Packet};
+
+    /// A packet ready to encode.
+    pub struct Event(Packet);
+
+    impl Event {
+        /// An EVENT in `nsp` with the JSON array `args` (`[name, ...]`) and, if `binary`
+        /// is given, that attachment after the arguments.
+        pub fn new(nsp: &'static str, args: &str, binary: Option<&'static [u8]>) -> Event {
+            let mut data: serde_json::Value = serde_json::from_str(args).unwrap_or_default();
+            let mut attachments = Vec::new();
+            if let (Some(bin), Some(items)) = (binary, data.as_array_mut()) {
+                let (placeholder, bins) =
+                    binary::to_value(&Bytes::from_static(bin)).unwrap_or_default();
+                items.push(placeholder);
+                attachments = bins;
+            }
+            Event(Packet::event(nsp, data, attachments))
+        }
+
+        /// Encodes the packet once: what an emit to a room costs before any socket.
+        pub fn encode(&self) -> Frames {
+            Frames(self.0.encode())
+        }
+    }
+
+    /// An encoded packet.
+    #[derive(Clone)]
+    pub struct Frames(Encoded);
+
+    impl Frames {
+        /// Queues the frames on `queues` sessions, as a room emit does after encoding;
+        /// returns how many frames were queued.
+        pub fn fan_out(&self, queues: &mut [Queue]) -> usize {
+            let mut n = 0;
+            for Queue(queue) in queues {
+                queue.clear();
+                queue.extend(self.0.frames());
+                n += queue.len();
+            }
+            n
+        }
+
+        /// Writes the frames as one long-polling response body.
+        pub fn polling_body(&self, out: &mut BytesMut) {
+            let frames: Vec<Frame> = self.0.frames().collect();
+            payload::encode(&frames, out);
+        }
+    }
+
+    /// A session's queue of frames.
+    #[derive(Clone, Default)]
+    pub struct Queue(Vec<Frame>);
+
+    /// Decodes a long-polling `POST` body and every Socket.IO message in it; returns the
+    /// number of complete packets, or `None` on the first error.
+    pub fn decode_body(body: &[u8]) -> Option<usize> {
+        let mut decoder = Decoder::default();
+        let mut complete = 0;
+        for packet in payload::decode(body, usize::MAX).ok()? {
+            use crate::web::socketio::engineio::packet::{Packet as Eio, PacketType};
+            let status = match packet.ok()? {
+                Eio::Text(PacketType::Message, text) => decoder.text(text),
+                Eio::Binary(data) => decoder.binary(data),
+                Eio::Text(..) => continue,
+            };
+            if let Status::Complete(_) = status.ok()? {
+                complete += 1;
+            }
+        }
+        Some(complete)
+    }
+}

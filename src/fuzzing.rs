@@ -332,3 +332,71 @@ mod ws {
         frames
     }
 }
+
+/// Reads `input` as the body of a long-polling `POST` and feeds its messages through the
+/// Socket.IO decoder, as a session would. Malformed input is an error, never a panic; every
+/// Engine.IO packet re-encodes to itself, and every complete Socket.IO packet encodes to
+/// frames that decode back to the same packet.
+#[cfg(feature = "socketio")]
+pub fn socketio(input: &[u8]) {
+    use crate::web::socketio::binary::from_value;
+    use crate::web::socketio::decoder::{Decoder, Status};
+    use crate::web::socketio::engineio::packet::{Error, Frame, Packet};
+    use crate::web::socketio::engineio::{packet::PacketType, payload};
+
+    let records = match payload::decode(input, 8192) {
+        Ok(records) => records,
+        Err(e) => {
+            assert!(matches!(e, Error::NotUtf8 | Error::TooLarge), "{e}");
+            return;
+        }
+    };
+    let mut decoder = Decoder::new(4);
+    for packet in records {
+        let Ok(packet) = packet else { return };
+        let frame = match &packet {
+            Packet::Text(kind, data) => Frame::text(*kind, data),
+            Packet::Binary(data) => Frame::Binary(data.clone()),
+        };
+        let mut body = bytes::BytesMut::new();
+        payload::encode([&frame], &mut body);
+        let again: Vec<_> = payload::decode(&body, usize::MAX)
+            .map(Iterator::collect)
+            .unwrap();
+        assert_eq!(again, [Ok(packet.clone())]);
+
+        let status = match packet {
+            Packet::Text(PacketType::Message, text) => decoder.text(text),
+            Packet::Binary(data) => decoder.binary(data),
+            Packet::Text(..) => continue,
+        };
+        let Ok(Status::Complete(packet)) = status else {
+            continue;
+        };
+        // The typed view of the arguments never panics, whatever the tree.
+        if let Some(data) = &packet.data {
+            let _ = from_value::<serde_json::Value>(data, &packet.attachments);
+            let _ = from_value::<(String, bytes::Bytes, Option<bytes::Bytes>)>(
+                data,
+                &packet.attachments,
+            );
+        }
+        let mut echo = Decoder::new(4);
+        let mut result = None;
+        for frame in packet.encode().frames() {
+            assert!(result.is_none(), "frames after the packet was complete");
+            let status = match frame {
+                Frame::Text(text) => {
+                    let text = std::str::from_utf8(&text).expect("UTF-8 text frame");
+                    echo.text(text.strip_prefix('4').expect("a message"))
+                }
+                Frame::Binary(data) => echo.binary(data),
+            };
+            match status.expect("an encoded packet decodes") {
+                Status::Partial => {}
+                Status::Complete(back) => result = Some(back),
+            }
+        }
+        assert_eq!(result.as_ref(), Some(&packet));
+    }
+}

@@ -149,3 +149,10 @@ fn websocket_frames_are_answered_the_same_whatever_the_split() {
     let runs = run("ws_frames", carafe::fuzzing::ws_frames);
     assert!(runs > 100);
 }
+
+#[cfg(feature = "socketio")]
+#[test]
+fn socketio_payloads_decode_or_fail_cleanly_and_round_trip() {
+    let runs = run("socketio", |data, _| carafe::fuzzing::socketio(data));
+    assert!(runs > 100);
+}

@@ -21,6 +21,8 @@ pub(crate) mod responder;
 pub(crate) mod router;
 #[cfg(feature = "sessions")]
 pub(crate) mod session;
+#[cfg(feature = "socketio")]
+pub(crate) mod socketio;
 pub(crate) mod static_files;
 #[cfg(feature = "templates")]
 pub(crate) mod templates;

@@ -6,6 +6,7 @@ use bytes::{BufMut, BytesMut};
 use crate::http::ws::frame::{self, MAX_CONTROL_PAYLOAD, OpCode};
 
 /// 1000: the purpose of the connection has been fulfilled.
+#[cfg(test)]
 pub(crate) const NORMAL: u16 = 1000;
 /// 1001: the server is going down or the page was left.
 pub(crate) const GOING_AWAY: u16 = 1001;

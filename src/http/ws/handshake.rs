@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+#[cfg(test)]
 use bytes::{BufMut, BytesMut};
 use sha1::{Digest, Sha1};
 
@@ -64,6 +65,7 @@ impl Accepted {
     }
 
     /// Appends the whole `101 Switching Protocols` head.
+    #[cfg(test)]
     pub(crate) fn write_response(&self, out: &mut BytesMut) {
         out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
         for (name, value) in self.headers() {

@@ -8,10 +8,6 @@
 //! codes ([`close`]), extension negotiation ([`extension`]) and, with the `deflate`
 //! feature, compression (`deflate`).
 
-// The server loop and the framework reach this layer next; until then the tests, the
-// benches and the fuzz entry points are its only callers.
-#![allow(dead_code)]
-
 pub(crate) mod close;
 #[cfg(feature = "deflate")]
 pub(crate) mod deflate;

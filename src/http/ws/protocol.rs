@@ -21,7 +21,9 @@ use crate::http::ws::close::{self, Failure};
 use crate::http::ws::extension::DeflateParams;
 use crate::http::ws::frame::{self, OpCode, RSV_MASK, RSV1};
 use crate::http::ws::message::{self, Assembly, Kind, Message};
-use crate::http::ws::send::{SendError, Sender, SharedFrame, Writer};
+#[cfg(test)]
+use crate::http::ws::send::{SendError, SharedFrame};
+use crate::http::ws::send::{Sender, Writer};
 
 /// Sizes past which the connection fails with 1009 (RFC 6455 §7.4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,16 +322,19 @@ impl Protocol {
     }
 
     /// Queues a text message.
+    #[cfg(test)]
     pub(crate) fn send_text(&mut self, out: &mut BytesMut, text: &str) -> Result<(), SendError> {
         self.sender(out).send_text(text)
     }
 
     /// Queues a binary message.
+    #[cfg(test)]
     pub(crate) fn send_binary(&mut self, out: &mut BytesMut, data: &[u8]) -> Result<(), SendError> {
         self.sender(out).send_binary(data)
     }
 
     /// Queues a ping of at most 125 bytes.
+    #[cfg(test)]
     pub(crate) fn send_ping(
         &mut self,
         out: &mut BytesMut,
@@ -339,6 +344,7 @@ impl Protocol {
     }
 
     /// Queues an unsolicited pong.
+    #[cfg(test)]
     pub(crate) fn send_pong(
         &mut self,
         out: &mut BytesMut,
@@ -349,6 +355,7 @@ impl Protocol {
 
     /// Starts the closing handshake: the state is `Closing` until the peer's close frame
     /// arrives (or `Closed` if it already has).
+    #[cfg(test)]
     pub(crate) fn send_close(
         &mut self,
         out: &mut BytesMut,
@@ -359,6 +366,7 @@ impl Protocol {
     }
 
     /// Queues a frame encoded once for many connections.
+    #[cfg(test)]
     pub(crate) fn send_shared(
         &mut self,
         out: &mut BytesMut,

@@ -36,14 +36,6 @@ impl SharedFrame {
     pub(crate) fn binary(data: &[u8]) -> SharedFrame {
         SharedFrame(frame::encode_shared(OpCode::Binary, data))
     }
-
-    /// The encoded frame, for a caller that queues buffers rather than copying them;
-    /// check first that [`Protocol::state`] is `Open`.
-    ///
-    /// [`Protocol::state`]: crate::http::ws::protocol::Protocol::state
-    pub(crate) fn bytes(&self) -> &Bytes {
-        &self.0
-    }
 }
 
 /// The sending half: whether our close is out, and the compressor.
@@ -168,6 +160,7 @@ impl Sender<'_> {
     }
 
     /// Queues an unsolicited pong, a one-way heartbeat (§5.5.3).
+    #[cfg(test)]
     pub(crate) fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.writer.control(self.out, OpCode::Pong, payload)
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::config::Config;
+use crate::http::ws::close::GOING_AWAY;
 use crate::http::ws::handshake::Accepted;
 use crate::http::ws::protocol::{self, Event, Protocol, State};
 use crate::server::websocket::{Message, Outgoing, WebSocket, WebSocketHandle, WebSocketHandler};
@@ -21,8 +22,6 @@ pub(crate) struct Upgrade {
 
 /// Close code for a handler that panicked (RFC 6455 §7.4.1, 1011: internal error).
 const INTERNAL_ERROR: u16 = 1011;
-/// Close code for a server going away (1001).
-const GOING_AWAY: u16 = 1001;
 
 /// Timing of pings and of the closing handshake.
 #[derive(Clone, Copy, Debug)]
