@@ -56,7 +56,7 @@ pub use minijinja::context;
 pub use server::{Server, ShutdownHandle};
 pub use web::app::{App, BeforeRequest};
 pub use web::blueprint::Blueprint;
-pub use web::cookie::{Cookie, SameSite};
+pub use web::cookie::{Cookie, CookieError, SameSite};
 pub use web::error::{HttpError, abort};
 #[cfg(feature = "json")]
 pub use web::json::Json;

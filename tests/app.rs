@@ -234,16 +234,16 @@ fn redirects_cookies_and_responses() {
             Cookie::new("theme", "dark")
                 .http_only(true)
                 .same_site(SameSite::Strict),
-        );
-        resp
+        )?;
+        Ok::<_, HttpError>(resp)
     });
     app.get("/read", |req: &Request| {
         req.cookie("theme").unwrap_or("none").to_owned()
     });
     app.get("/unset", |_: &Request| {
         let mut resp = Response::text("unset");
-        resp.delete_cookie("theme");
-        resp
+        resp.delete_cookie("theme")?;
+        Ok::<_, HttpError>(resp)
     });
     app.get("/tuple", |_: &Request| {
         (StatusCode::CREATED, [("X-Id", "7")], "made").into_response()
@@ -305,7 +305,7 @@ fn the_test_client_matches_a_real_socket() {
         app.get("/items/<int:id>", |req: &Request| {
             let id: u32 = req.param("id")?;
             let mut resp = Response::text(format!("item {id}")).with_header("X-Id", id.to_string());
-            resp.set_cookie(Cookie::new("seen", id.to_string()));
+            resp.set_cookie(Cookie::new("seen", id.to_string()))?;
             Ok::<_, HttpError>(resp)
         });
         app.post("/echo", |req: &Request| Response::new(req.body().to_vec()));

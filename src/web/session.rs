@@ -206,7 +206,7 @@ impl<'a> Request<'a> {
         let name = config.session_cookie_name.clone();
         if session.data.is_empty() {
             if session.had_cookie {
-                resp.delete_cookie(&name);
+                report_cookie_error(resp.delete_cookie(&name));
             }
             return;
         }
@@ -221,7 +221,14 @@ impl<'a> Request<'a> {
         if session.permanent() {
             cookie = cookie.max_age(config.permanent_session_lifetime);
         }
-        resp.set_cookie(cookie);
+        report_cookie_error(resp.set_cookie(cookie));
+    }
+}
+
+/// A session cookie the header cannot carry (a misconfigured `session_cookie_name`).
+fn report_cookie_error(result: Result<(), crate::web::cookie::CookieError>) {
+    if let Err(e) = result {
+        log::error!("the session cookie was not sent: {e}");
     }
 }
 

@@ -90,20 +90,21 @@ impl<'a> TestClient<'a> {
         self.request(Method::OPTIONS, path)
     }
 
-    /// The value of a cookie the client holds.
+    /// The value of a cookie the client holds, unquoted as `req.cookie()` gives it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .borrow()
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| crate::web::cookie::plain_value(v).into_owned())
     }
 
-    /// Sets a cookie as if a response had set it.
+    /// Sets a cookie as if a response had set it (quoted if the value needs it).
     pub fn set_cookie(&self, name: &str, value: &str) {
         let mut jar = self.cookies.borrow_mut();
         jar.retain(|(n, _)| n != name);
-        jar.push((name.to_owned(), value.to_owned()));
+        let wire = crate::web::cookie::wire_value(value).into_owned();
+        jar.push((name.to_owned(), wire));
     }
 
     /// Runs raw request bytes through the app; returns the raw response bytes.
