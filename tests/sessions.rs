@@ -35,6 +35,20 @@ fn app(secret: Option<&str>) -> App {
         req.flash_with("error", "but one thing failed");
         redirect("/show")
     });
+    app.post("/login", |req: &Request| {
+        // Flask's habit: hold the session, flash, read the flashes, go on with the session.
+        let mut session = req.session();
+        session.insert("user", "ada");
+        req.flash("logged in");
+        let second = req.session();
+        let shown = format!(
+            "{:?} {:?}",
+            second.get::<String>("user"),
+            req.get_flashed_messages()
+        );
+        session.insert("visits", 1);
+        shown
+    });
     app.get("/show", |req: &Request| {
         format!("{:?}", req.get_flashed_messages())
     });
@@ -141,6 +155,17 @@ fn flashed_messages_show_once_after_a_redirect() {
         r#"[("message", "saved"), ("error", "but one thing failed")]"#
     );
     assert_eq!(client.get("/show").send().text(), "[]");
+}
+
+#[test]
+fn holding_the_session_while_flashing_is_fine() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    let resp = client.post("/login").send();
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_eq!(resp.text(), r#"Some("ada") [("message", "logged in")]"#);
+    assert_eq!(client.get("/peek").send().text(), "None");
+    assert_eq!(client.get("/show").send().text(), "[]", "taken already");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! that is tampered with, signed with another key, malformed or older than
 //! `permanent_session_lifetime` is simply an empty session.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{OnceCell, RefCell};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -32,6 +32,10 @@ const FLASHES: &str = "_flashes";
 
 /// The session of one request (Flask's `session`), from [`Request::session`].
 ///
+/// A handle, not a borrow: each call reaches the session for its own length only, so
+/// any number of handles may be held at once, across [`Request::flash`] and
+/// [`Request::get_flashed_messages`] too, and none of them can conflict.
+///
 /// ```
 /// use carafe::{App, Request};
 ///
@@ -41,14 +45,20 @@ const FLASHES: &str = "_flashes";
 ///     let mut session = req.session();
 ///     let visits = session.get::<u64>("visits").unwrap_or(0) + 1;
 ///     session.insert("visits", visits);
+///     req.flash("counted"); // while `session` is held
 ///     visits.to_string()
 /// });
 /// let client = app.test_client();
 /// assert_eq!(client.get("/count").send().text(), "1");
 /// assert_eq!(client.get("/count").send().text(), "2"); // the cookie came back
 /// ```
+pub struct Session<'r> {
+    slot: &'r RefCell<SessionData>,
+}
+
+/// What the session holds, loaded from the cookie on first use.
 #[derive(Debug, Default)]
-pub struct Session {
+struct SessionData {
     data: Map<String, Value>,
     modified: bool,
     /// Whether a secret key was configured: without one nothing can be stored.
@@ -57,53 +67,60 @@ pub struct Session {
     had_cookie: bool,
 }
 
-impl Session {
+impl Session<'_> {
     /// The value under `key`, deserialised; `None` if absent or of another shape.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.data.get(key).and_then(|v| T::deserialize(v).ok())
+        // Cloned out first: a `Deserialize` impl runs with the session free.
+        let value = self.slot.borrow().data.get(key).cloned()?;
+        T::deserialize(value).ok()
     }
 
     /// Stores `value` under `key`.
     ///
     /// # Panics
     ///
-    /// If the app has no secret key (Flask raises the same error); inside a handler
-    /// that panic is a 500 with the reason logged. Also if `value` cannot be represented
-    /// as JSON (a map with non-string keys).
+    /// If the app has no secret key (Flask raises the same error); inside a view that
+    /// panic is a 500 with the reason reported. Also if `value` cannot be
+    /// represented as JSON (a map with non-string keys).
     pub fn insert(&mut self, key: impl Into<String>, value: impl Serialize) {
-        self.require_signing();
+        require_signing(self.slot.borrow().signing);
+        // Serialised first: a `Serialize` impl runs with the session free.
         let value =
             serde_json::to_value(value).expect("session values must be representable as JSON");
-        self.data.insert(key.into(), value);
-        self.modified = true;
+        let mut session = self.slot.borrow_mut();
+        session.data.insert(key.into(), value);
+        session.modified = true;
     }
 
     /// Removes and returns the value under `key`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let removed = self.data.remove(key);
-        self.modified |= removed.is_some();
+        let mut session = self.slot.borrow_mut();
+        let removed = session.data.remove(key);
+        session.modified |= removed.is_some();
         removed
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.data.contains_key(key)
+        self.slot.borrow().data.contains_key(key)
     }
 
     /// Removes everything; the cookie is deleted.
     pub fn clear(&mut self) {
-        self.modified |= !self.data.is_empty();
-        self.data.clear();
+        let mut session = self.slot.borrow_mut();
+        session.modified |= !session.data.is_empty();
+        session.data.clear();
     }
 
     /// Whether the session holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.slot.borrow().data.is_empty()
     }
 
-    /// The keys, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.data.keys().map(String::as_str)
+    /// The keys, in order (copied: the session stays free while they are used).
+    pub fn keys(&self) -> impl Iterator<Item = String> {
+        let keys: Vec<String> = self.slot.borrow().data.keys().cloned().collect();
+        keys.into_iter()
     }
 
     /// Whether the cookie outlives the browser session (for
@@ -120,44 +137,47 @@ impl Session {
             self.remove(PERMANENT);
         }
     }
+}
 
-    fn require_signing(&self) {
-        assert!(
-            self.signing,
-            "The session is unavailable because no secret key was set. \
-             Set config.secret_key (app.secret_key(...)) to a unique, secret value."
-        );
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.slot.borrow().data, f)
     }
+}
+
+fn require_signing(signing: bool) {
+    assert!(
+        signing,
+        "The session is unavailable because no secret key was set. \
+         Set config.secret_key (app.secret_key(...)) to a unique, secret value."
+    );
 }
 
 /// The per-request slot the session is loaded into on first use.
 #[derive(Debug, Default)]
 pub(crate) struct SessionSlot {
-    session: RefCell<Option<Session>>,
+    session: OnceCell<RefCell<SessionData>>,
 }
 
 impl<'a> Request<'a> {
     /// The session, loaded from its cookie the first time it is asked for (requests
     /// that never ask pay nothing). Changes are sent back as a signed cookie.
-    ///
-    /// # Panics
-    ///
-    /// If the session is already borrowed (two `session()` guards alive at once).
-    pub fn session(&self) -> RefMut<'_, Session> {
-        let mut slot = self.session.session.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(self.load_session());
+    pub fn session(&self) -> Session<'_> {
+        Session {
+            slot: self
+                .session
+                .session
+                .get_or_init(|| RefCell::new(self.load_session())),
         }
-        RefMut::map(slot, |s| s.as_mut().expect("loaded just above"))
     }
 
-    fn load_session(&self) -> Session {
+    fn load_session(&self) -> SessionData {
         let config = self.app().config();
         let Some(secret) = config.secret_key.as_deref() else {
-            return Session::default();
+            return SessionData::default();
         };
         let cookie = self.cookie(&config.session_cookie_name);
-        Session {
+        SessionData {
             data: cookie
                 .and_then(|value| unsign(secret.as_bytes(), value, config))
                 .unwrap_or_default(),
@@ -194,7 +214,7 @@ impl<'a> Request<'a> {
 
     /// After the dispatch chain: send the session back if it changed.
     pub(crate) fn save_session(&mut self, resp: &mut Response) {
-        let Some(session) = self.session.session.get_mut().as_ref() else {
+        let Some(session) = self.session.session.get_mut().map(RefCell::get_mut) else {
             return; // never looked at
         };
         // The response depends on the cookie: caches must not share it across users.
@@ -218,7 +238,7 @@ impl<'a> Request<'a> {
             .http_only(true)
             .same_site(crate::web::cookie::SameSite::Lax)
             .secure(config.session_cookie_secure);
-        if session.permanent() {
+        if session.data.get(PERMANENT) == Some(&Value::Bool(true)) {
             cookie = cookie.max_age(config.permanent_session_lifetime);
         }
         report_cookie_error(resp.set_cookie(cookie));

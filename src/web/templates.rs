@@ -148,7 +148,7 @@ impl Request<'_> {
         let session = self.session();
         let map: std::collections::BTreeMap<String, serde_json::Value> = session
             .keys()
-            .filter_map(|k| Some((k.to_owned(), session.get::<serde_json::Value>(k)?)))
+            .filter_map(|k| Some((k.clone(), session.get::<serde_json::Value>(&k)?)))
             .collect();
         Value::from(Serde(map))
     }
