@@ -21,6 +21,8 @@ pub fn app() -> App {
     let secret =
         std::env::var("SECRET_KEY").unwrap_or_else(|_| "development only, not secret".into());
     app.secret_key(secret);
+    // Declared, so a missing or empty key stops `run` at once instead of failing each request.
+    app.sessions();
     app.template_folder(format!("{HERE}/templates"));
     app.static_folder(format!("{HERE}/static"));
 

@@ -180,3 +180,28 @@ fn over_a_socket() {
     );
     assert_eq!(resp.text(), "2");
 }
+
+#[test]
+fn an_app_that_keeps_sessions_does_not_start_without_a_secret_key() {
+    let mut declared = app(None);
+    declared.sessions();
+    let err = declared.bind("127.0.0.1:0").err().expect("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("secret_key"), "{err}");
+
+    let err = app(Some("")).bind("127.0.0.1:0").err().expect("refused");
+    assert!(err.to_string().contains("secret_key"), "{err}");
+
+    let mut misnamed = app(Some("s3cret"));
+    misnamed.config_mut().session_cookie_name = "my session".into();
+    let err = misnamed.bind("127.0.0.1:0").err().expect("refused");
+    assert!(err.to_string().contains("session_cookie_name"), "{err}");
+
+    let mut ready = app(Some("s3cret"));
+    ready.sessions();
+    let server = TestServer::start(ready);
+    let resp = roundtrip(&server, b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.text(), "1");
+    // An app that never declared sessions still starts without a key.
+    TestServer::start(app(None));
+}

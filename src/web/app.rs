@@ -249,6 +249,9 @@ pub struct App {
     blueprints: Vec<BlueprintScope>,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
+    /// Declared by [`App::sessions`]: a missing secret key is then a start-up error.
+    #[cfg(feature = "sessions")]
+    pub(crate) keeps_sessions: bool,
 }
 
 impl Default for App {
@@ -268,6 +271,8 @@ impl App {
             blueprints: Vec::new(),
             #[cfg(feature = "templates")]
             templates: None,
+            #[cfg(feature = "sessions")]
+            keeps_sessions: false,
         }
     }
 
@@ -421,7 +426,14 @@ impl App {
     /// Binds `addr` and returns the server without running it: read
     /// [`Server::local_addr`] (port 0 picks a free port), take a
     /// [`Server::shutdown_handle`], then call [`Server::run`].
+    ///
+    /// A misconfiguration is refused here, once, rather than failing request after
+    /// request: an empty secret key, or none for an app that keeps sessions (see
+    /// `App::sessions`), is an `InvalidInput` error naming `secret_key`.
     pub fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+        #[cfg(feature = "sessions")]
+        self.check_sessions()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Server::bind(self, addr)
     }
 

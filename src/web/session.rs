@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::config::Config;
 use crate::http::response::Response;
+use crate::web::app::App;
 use crate::web::cookie::Cookie;
 use crate::web::request::Request;
 
@@ -151,6 +152,53 @@ fn require_signing(signing: bool) {
         "The session is unavailable because no secret key was set. \
          Set config.secret_key (app.secret_key(...)) to a unique, secret value."
     );
+}
+
+impl App {
+    /// Declares that the app keeps sessions, so [`App::bind`] refuses to start without a
+    /// usable [`secret_key`](App::secret_key) instead of each request failing later.
+    ///
+    /// Whether a view or hook touches the session cannot be seen before it runs; this
+    /// says so up front. `bind` also refuses an empty secret key and a
+    /// `session_cookie_name` a cookie cannot carry, declared or not.
+    ///
+    /// ```
+    /// use carafe::App;
+    /// let mut app = App::new();
+    /// app.sessions();
+    /// let err = app.bind("127.0.0.1:0").err().unwrap();
+    /// assert!(err.to_string().contains("secret_key"));
+    /// ```
+    pub fn sessions(&mut self) -> &mut App {
+        self.keeps_sessions = true;
+        self
+    }
+
+    /// The start-up check of the session settings (see [`App::sessions`]).
+    pub(crate) fn check_sessions(&self) -> Result<(), String> {
+        let config = self.config();
+        let name = &config.session_cookie_name;
+        if name.is_empty() || !name.bytes().all(crate::http::method::is_tchar) {
+            return Err(format!(
+                "session_cookie_name {name:?} is not a valid cookie name (a token: letters, \
+                 digits, !#$%&'*+-.^_`|~)"
+            ));
+        }
+        match config.secret_key.as_deref() {
+            Some(key) if key.trim().is_empty() => Err(
+                "secret_key is empty: set it to a long random value (app.secret_key(...) or \
+                 CARAFE_SECRET_KEY with Config::from_env)"
+                    .to_owned(),
+            ),
+            None if self.keeps_sessions => Err(
+                "the app keeps sessions (App::sessions) but no secret_key is set: set it to a \
+                 long random value (app.secret_key(...) or CARAFE_SECRET_KEY with \
+                 Config::from_env)"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The per-request slot the session is loaded into on first use.
