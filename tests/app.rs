@@ -188,6 +188,26 @@ fn a_panicking_hook_or_error_handler_is_a_500() {
 }
 
 #[test]
+fn a_panicking_view_goes_to_the_500_handler_like_any_error() {
+    let mut app = App::new();
+    app.get("/", |_: &Request| -> &'static str {
+        panic!("the view broke")
+    });
+    app.after_request(|_: &Request, resp: &mut Response| resp.set_header("X-After", "ran"));
+    app.errorhandler(500, |_: &Request, err: &HttpError| {
+        let cause = err.source().map(|e| e.to_string()).unwrap_or_default();
+        format!(
+            "custom 500, cause kept: {}",
+            cause.ends_with("the view broke")
+        )
+    });
+    let resp = app.test_client().get("/").send();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(resp.text(), "custom 500, cause kept: true");
+    assert_eq!(resp.header("x-after"), Some("ran"));
+}
+
+#[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {
         Ok(format!("user {}", req.param::<u32>("id")?))

@@ -2,7 +2,6 @@
 //! (before-request hooks → view → error handlers → after-request hooks → teardown).
 //! No IO happens here: the server and the test client hand it a parsed request.
 
-use std::any::Any;
 use std::net::ToSocketAddrs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -13,6 +12,7 @@ use crate::http::status::StatusCode;
 use crate::server::{Incoming, Server, Service};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
+use crate::web::fault;
 use crate::web::request::Request;
 use crate::web::responder::{IntoResponse, Responder, redirect_with};
 use crate::web::router::{Routed, Router, Rule, UrlBuildError};
@@ -23,7 +23,8 @@ pub(crate) type View =
 type BeforeHook = Box<dyn Fn(&Request<'_>) -> Result<Option<Response>, HttpError> + Send + Sync>;
 type AfterHook = Box<dyn Fn(&Request<'_>, &mut Response) + Send + Sync>;
 type TeardownHook = Box<dyn Fn(&Request<'_>, Option<&HttpError>) + Send + Sync>;
-type ErrorHandler = Box<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
+type ErrorHandler =
+    Box<dyn Fn(&Request<'_>, &HttpError) -> Result<Response, HttpError> + Send + Sync>;
 
 /// Hooks and error handlers: what an app and a blueprint both have (Flask's `Scaffold`).
 #[derive(Default)]
@@ -175,7 +176,7 @@ macro_rules! scaffold_methods {
             self.scaffold.errors.retain(|(s, _)| *s != status);
             self.scaffold.errors.push((
                 status,
-                Box::new(move |req, err| handler(req, err).into_response()),
+                Box::new(move |req, err| Ok(handler(req, err).into_response())),
             ));
             self
         }
@@ -186,8 +187,9 @@ macro_rules! scaffold_methods {
             F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
             R: IntoResponse,
         {
-            self.scaffold.any_error =
-                Some(Box::new(move |req, err| handler(req, err).into_response()));
+            self.scaffold.any_error = Some(Box::new(move |req, err| {
+                Ok(handler(req, err).into_response())
+            }));
             self
         }
     };
@@ -434,6 +436,7 @@ impl App {
         #[cfg(feature = "sessions")]
         self.check_sessions()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        fault::watch_panics();
         Server::bind(self, addr)
     }
 
@@ -473,44 +476,38 @@ impl App {
         let outer = &self.scaffold;
 
         let mut error = None;
-        // One guard around the whole chain: a panic anywhere in it costs a 500.
-        guarded_response(req, response, |response| {
-            let outcome = (|| {
-                for hook in &outer.before {
+        // One guard around the hooks and the view: a panic there is a 500 that goes to
+        // the error handlers like any other, as an exception does in Flask.
+        let outcome = guarded(|| {
+            for hook in &outer.before {
+                if let Some(resp) = hook(req)? {
+                    *response = resp;
+                    return Ok(());
+                }
+            }
+            if let Some(scaffold) = inner {
+                for hook in &scaffold.before {
                     if let Some(resp) = hook(req)? {
                         *response = resp;
                         return Ok(());
                     }
                 }
-                if let Some(scaffold) = inner {
-                    for hook in &scaffold.before {
-                        if let Some(resp) = hook(req)? {
-                            *response = resp;
-                            return Ok(());
-                        }
-                    }
-                }
-                match (routed?, req.rule) {
-                    (Answered::Yes, _) => Ok(()),
-                    (Answered::No, Some(rule)) => {
-                        (self.views[self.router.rule(rule).target].view)(req, response)
-                    }
-                    (Answered::No, None) => Err(abort(StatusCode::NOT_FOUND)),
-                }
-            })();
-            if let Err(mut err) = outcome {
-                *response = self.handle_error(req, inner, &mut err);
-                error = Some(err);
             }
-            if let Some(scaffold) = inner {
-                for hook in scaffold.after.iter().rev() {
-                    hook(req, response);
+            match (routed?, req.rule) {
+                (Answered::Yes, _) => Ok(()),
+                (Answered::No, Some(rule)) => {
+                    (self.views[self.router.rule(rule).target].view)(req, response)
                 }
-            }
-            for hook in outer.after.iter().rev() {
-                hook(req, response);
+                (Answered::No, None) => Err(abort(StatusCode::NOT_FOUND)),
             }
         });
+        if let Err(mut err) = outcome {
+            *response = self.handle_error(req, inner, &mut err);
+            error = Some(err);
+        }
+        if !outer.after.is_empty() || inner.is_some_and(|s| !s.after.is_empty()) {
+            self.run_after_hooks(req, inner, response);
+        }
         // Exclusive again once the chain is done: the session is reached without a
         // `RefCell` borrow.
         #[cfg(feature = "sessions")]
@@ -523,14 +520,43 @@ impl App {
         }
     }
 
+    /// Runs the after-request hooks, innermost scope first, in reverse order of
+    /// registration; a panic in one is a 500 (whose cause is reported).
+    #[inline(never)]
+    fn run_after_hooks(
+        &self,
+        req: &Request<'_>,
+        inner: Option<&Scaffold>,
+        response: &mut Response,
+    ) {
+        let ran = guarded(|| {
+            if let Some(scaffold) = inner {
+                for hook in scaffold.after.iter().rev() {
+                    hook(req, response);
+                }
+            }
+            for hook in self.scaffold.after.iter().rev() {
+                hook(req, response);
+            }
+            Ok(())
+        });
+        if let Err(err) = ran {
+            fault::report(req, &err);
+            *response = self.error_page(req, &err);
+        }
+    }
+
     /// Runs the teardown hooks, innermost scope first, each under its own guard.
     fn teardown(&self, req: &Request<'_>, inner: Option<&Scaffold>, error: Option<&HttpError>) {
         for scaffold in [inner, Some(&self.scaffold)].into_iter().flatten() {
             for hook in scaffold.teardown.iter().rev() {
-                let _ = guarded(req, || {
+                let ran = guarded(|| {
                     hook(req, error);
                     Ok(())
                 });
+                if let Err(err) = ran {
+                    fault::report(req, &err);
+                }
             }
         }
     }
@@ -592,12 +618,10 @@ impl App {
         if let Some(resp) = err.take_response() {
             return resp;
         }
-        if err.status() == StatusCode::INTERNAL_SERVER_ERROR
-            && let Some(source) = err.source()
-        {
-            log::error!("{} {}: {source}", req.method(), req.path());
-        }
         let status = err.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            fault::report(req, err);
+        }
         let scopes = [inner, Some(&self.scaffold)];
         let scopes = scopes.iter().flatten();
         let handler = scopes
@@ -605,10 +629,10 @@ impl App {
             .find_map(|s| s.error_handler(status))
             .or_else(|| scopes.clone().find_map(|s| s.any_error.as_ref()));
         let Some(handler) = handler else {
-            return err.to_response();
+            return self.error_page(req, err);
         };
         let err: &HttpError = err;
-        match guarded(req, || Ok(handler(req, err))) {
+        match guarded(|| handler(req, err)) {
             Ok(mut resp) => {
                 if resp.status() == StatusCode::OK {
                     resp.set_status(status);
@@ -620,8 +644,20 @@ impl App {
                 }
                 resp
             }
-            Err(failed) => failed.to_response(),
+            Err(failed) => {
+                // The handler's own failure is reported; the original error already was
+                // if it was a 500.
+                if failed.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                    fault::report(req, &failed);
+                }
+                self.error_page(req, &failed)
+            }
         }
+    }
+
+    /// The framework's page for an error no handler answered.
+    pub(crate) fn error_page(&self, _req: &Request<'_>, err: &HttpError) -> Response {
+        err.to_response()
     }
 }
 
@@ -646,28 +682,11 @@ impl Service for App {
 }
 
 /// Runs user code, turning a panic into a 500 for this request only.
-fn guarded<T>(req: &Request<'_>, f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        log_panic(req, &*panic);
-        Err(abort(StatusCode::INTERNAL_SERVER_ERROR))
-    })
-}
-
-#[cold]
-fn log_panic(req: &Request<'_>, panic: &(dyn Any + Send)) {
-    log::error!(
-        "panic while handling {} {}: {}",
-        req.method(),
-        req.path(),
-        panic_message(panic)
-    );
-}
-
-/// [`guarded`] for the whole chain, which always leaves a response in `response`.
-fn guarded_response(req: &Request<'_>, response: &mut Response, f: impl FnOnce(&mut Response)) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(response))) {
-        log_panic(req, &*panic);
-        *response = abort(StatusCode::INTERNAL_SERVER_ERROR).to_response();
+#[inline]
+fn guarded<T>(f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(outcome) => outcome,
+        Err(panic) => Err(fault::panic_error(&*panic)),
     }
 }
 
@@ -675,12 +694,4 @@ fn guarded_response(req: &Request<'_>, response: &mut Response, f: impl FnOnce(&
 enum Answered {
     Yes,
     No,
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic payload)")
 }

@@ -73,6 +73,21 @@ impl HttpError {
         self
     }
 
+    /// Keeps `source` as the error's cause: reported (with a 500) and shown on the debug
+    /// page, never on the production error page.
+    ///
+    /// ```
+    /// let err = carafe::abort(503).with_source(std::io::Error::other("database down"));
+    /// assert_eq!(err.source().unwrap().to_string(), "database down");
+    /// ```
+    pub fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> HttpError {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
     /// Adds a header to the error response (e.g. `WWW-Authenticate` with a 401).
     pub fn with_header(
         mut self,

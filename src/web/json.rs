@@ -31,7 +31,9 @@ impl<T: Serialize> IntoResponse for Json<T> {
             // A framework constant: the header check is skipped, as for `Response::text`.
             Ok(body) => Response::with_known_type(body, "application/json"),
             Err(e) => {
-                log::error!("could not serialise a JSON response: {e}");
+                crate::web::fault::report_plain(format_args!(
+                    "500 Internal Server Error: could not serialise a JSON response: {e}"
+                ));
                 abort(500).to_response()
             }
         }

@@ -10,6 +10,7 @@ pub(crate) mod blueprint;
 pub(crate) mod converter;
 pub(crate) mod cookie;
 pub(crate) mod error;
+pub(crate) mod fault;
 pub(crate) mod html;
 #[cfg(feature = "json")]
 pub(crate) mod json;

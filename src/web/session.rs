@@ -296,7 +296,7 @@ impl<'a> Request<'a> {
 /// A session cookie the header cannot carry (a misconfigured `session_cookie_name`).
 fn report_cookie_error(result: Result<(), crate::web::cookie::CookieError>) {
     if let Err(e) = result {
-        log::error!("the session cookie was not sent: {e}");
+        crate::web::fault::report_plain(format_args!("the session cookie was not sent: {e}"));
     }
 }
 

@@ -85,10 +85,10 @@ impl Request<'_> {
 
     fn templates(&self) -> Result<&Templates, HttpError> {
         self.app.templates.as_ref().ok_or_else(|| {
-            log::error!(
+            abort(500).with_source(TemplateError(
                 "render_template called but no template folder is set (app.template_folder)"
-            );
-            abort(500)
+                    .to_owned(),
+            ))
         })
     }
 
@@ -209,15 +209,26 @@ fn url_for_function(router: Arc<Router>, blueprint: Option<String>) -> Value {
     )
 }
 
+/// Why a template could not be rendered: the cause of a 500.
+#[derive(Debug)]
+struct TemplateError(String);
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
 fn render_failed(name: &str, err: Error) -> HttpError {
-    let mut detail = format!("{err:#}");
+    let mut detail = format!("template {name:?} failed: {err}");
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         detail.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    log::error!("template {name:?} failed: {detail}");
-    abort(500)
+    abort(500).with_source(TemplateError(detail))
 }
 
 /// The environment for string templates of an app without a template folder.

@@ -36,6 +36,7 @@ pub struct TestClient<'a> {
 impl App {
     /// A client that calls this app without a socket.
     pub fn test_client(&self) -> TestClient<'_> {
+        crate::web::fault::watch_panics();
         TestClient {
             app: self,
             cookies: RefCell::new(Vec::new()),
