@@ -6,13 +6,15 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 use support::Reader;
 
 /// A built example, started on a free port; killed when dropped.
 pub struct Running {
     child: Child,
+    /// Kept whole: its buffer may already hold what followed the banner.
+    stderr: BufReader<ChildStderr>,
     pub port: u16,
     /// What it printed on stderr up to and including the banner's address line.
     pub banner: String,
@@ -20,7 +22,8 @@ pub struct Running {
 
 impl Running {
     pub fn start(example: &str, env: &[(&str, &str)]) -> Running {
-        // `cargo test` builds the examples beside the test binaries' `deps` folder.
+        // `cargo test` builds the examples beside the test binaries' `deps` folder (a run
+        // limited to `--test run_examples` does not: `cargo build --examples` first).
         let exe = std::env::current_exe().unwrap();
         let bin = exe
             .parent()
@@ -48,9 +51,9 @@ impl Running {
                 break rest.split('/').next().unwrap().parse().unwrap();
             }
         };
-        child.stderr = Some(stderr.into_inner());
         Running {
             child,
+            stderr,
             port,
             banner,
         }
@@ -68,12 +71,7 @@ impl Running {
         // SAFETY: kill sends a signal to a child this test started and has not reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let mut rest = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut rest)
-            .unwrap();
+        self.stderr.read_to_string(&mut rest).unwrap();
         assert!(self.child.wait().unwrap().success(), "{rest}");
         rest
     }
@@ -106,4 +104,16 @@ fn rust_log_quiets_the_request_lines() {
     assert_eq!(hello.get("/").status, 200);
     let log = hello.stop();
     assert!(!log.contains("GET /"), "{log}");
+}
+
+#[test]
+fn carafe_debug_turns_debug_mode_on_with_a_warning() {
+    let hello = Running::start("hello", &[("CARAFE_DEBUG", "1"), ("RUST_LOG", "warn")]);
+    let rest = hello.stop();
+    assert!(rest.contains(" * Debug mode: on"), "{rest}");
+    assert!(rest.contains("Do not use it in production"), "{rest}");
+
+    let hello = Running::start("hello", &[("RUST_LOG", "warn")]);
+    let rest = hello.stop();
+    assert!(!rest.contains("Debug mode: on"), "{rest}");
 }

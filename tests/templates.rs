@@ -153,3 +153,26 @@ fn string_templates_work_without_a_folder() {
     assert_eq!(client.get("/").send().text(), "3 GET");
     assert_eq!(client.get("/file").send().status(), 500);
 }
+
+#[test]
+fn debug_mode_reloads_changed_templates_and_production_caches_them() {
+    let folder = Folder::new("reload");
+    for debug in [true, false] {
+        std::fs::write(folder.0.join("templates/note.txt"), "first {{ message }}").unwrap();
+        let mut app = folder.app();
+        app.debug(debug);
+        let client = app.test_client();
+        assert_eq!(client.get("/note").send().text(), "first <raw>");
+        std::fs::write(
+            folder.0.join("templates/note.txt"),
+            "second, longer {{ message }}",
+        )
+        .unwrap();
+        let expected = if debug {
+            "second, longer <raw>"
+        } else {
+            "first <raw>"
+        };
+        assert_eq!(client.get("/note").send().text(), expected, "debug {debug}");
+    }
+}

@@ -266,7 +266,10 @@ impl App {
     /// An app with no routes and the default [`Config`].
     pub fn new() -> App {
         App {
-            config: Config::default(),
+            config: Config {
+                debug: crate::web::debug::debug_from_env(),
+                ..Config::default()
+            },
             router: Default::default(),
             views: Vec::new(),
             scaffold: Scaffold::default(),
@@ -281,6 +284,8 @@ impl App {
     /// Replaces the configuration.
     pub fn with_config(mut self, config: Config) -> App {
         self.config = config;
+        #[cfg(feature = "templates")]
+        self.sync_template_reload();
         self
     }
 
@@ -415,6 +420,7 @@ impl App {
     ///
     /// Bind errors (address in use, permission denied) are returned, naming the address.
     pub fn run(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+        let debug = self.config.debug;
         let server = self.bind(addr)?;
         #[cfg(feature = "signals")]
         server.shutdown_on_signals()?;
@@ -422,6 +428,9 @@ impl App {
             " * Running on http://{}/ (Press CTRL+C to quit)",
             server.local_addr()
         );
+        if debug {
+            eprintln!("{}", crate::web::debug::BANNER);
+        }
         server.run()
     }
 
@@ -432,11 +441,16 @@ impl App {
     /// A misconfiguration is refused here, once, rather than failing request after
     /// request: an empty secret key, or none for an app that keeps sessions (see
     /// `App::sessions`), is an `InvalidInput` error naming `secret_key`.
-    pub fn bind(self, addr: impl ToSocketAddrs) -> std::io::Result<Server> {
+    pub fn bind(
+        #[allow(unused_mut)] mut self,
+        addr: impl ToSocketAddrs,
+    ) -> std::io::Result<Server> {
         #[cfg(feature = "sessions")]
         self.check_sessions()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        fault::watch_panics();
+        fault::watch_panics(self.config.debug);
+        #[cfg(feature = "templates")]
+        self.sync_template_reload();
         Server::bind(self, addr)
     }
 
@@ -653,11 +667,6 @@ impl App {
                 self.error_page(req, &failed)
             }
         }
-    }
-
-    /// The framework's page for an error no handler answered.
-    pub(crate) fn error_page(&self, _req: &Request<'_>, err: &HttpError) -> Response {
-        err.to_response()
     }
 }
 

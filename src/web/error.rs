@@ -35,6 +35,9 @@ struct Inner {
     headers: Vec<(HeaderText, HeaderText)>,
     response: Option<Response>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Where the source was attached, for the debug page; taken only while an app in
+    /// debug mode is running (see `fault::capture_backtraces`).
+    backtrace: Option<std::backtrace::Backtrace>,
 }
 
 /// An [`HttpError`] with `status`, like Flask's `abort(404)`.
@@ -56,6 +59,7 @@ impl HttpError {
             headers: Vec::new(),
             response: None,
             source: None,
+            backtrace: None,
         }))
     }
 
@@ -85,6 +89,7 @@ impl HttpError {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> HttpError {
         self.0.source = Some(Box::new(source));
+        self.0.backtrace = crate::web::fault::backtrace();
         self
     }
 
@@ -121,6 +126,11 @@ impl HttpError {
         self.0.source.as_deref()
     }
 
+    /// Where the source was attached, in debug mode.
+    pub(crate) fn backtrace(&self) -> Option<&std::backtrace::Backtrace> {
+        self.0.backtrace.as_ref()
+    }
+
     /// Headers to send with the error response.
     pub(crate) fn headers(&self) -> &[(HeaderText, HeaderText)] {
         &self.0.headers
@@ -149,9 +159,7 @@ impl HttpError {
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for HttpError {
     fn from(err: E) -> HttpError {
-        let mut http = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR);
-        http.0.source = Some(Box::new(err));
-        http
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).with_source(err)
     }
 }
 

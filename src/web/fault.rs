@@ -6,10 +6,12 @@
 //! separate and stays opt-in.
 
 use std::any::Any;
+use std::backtrace::Backtrace;
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::PanicHookInfo;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::http::status::StatusCode;
 use crate::web::error::{HttpError, abort};
@@ -21,6 +23,8 @@ pub(crate) struct Panic {
     pub(crate) message: String,
     /// `file:line:column`, when the panic hook saw it.
     pub(crate) location: Option<String>,
+    /// Where it panicked, in debug mode.
+    pub(crate) backtrace: Option<Backtrace>,
 }
 
 impl fmt::Display for Panic {
@@ -38,6 +42,7 @@ impl std::error::Error for Panic {}
 /// catches it.
 struct Seen {
     location: String,
+    backtrace: Option<Backtrace>,
 }
 
 thread_local! {
@@ -45,16 +50,30 @@ thread_local! {
 }
 
 static HOOK: Once = Once::new();
+/// Set once an app in debug mode binds or makes a test client: a backtrace costs
+/// milliseconds, so one is taken only while a debug page may show it.
+static CAPTURE_BACKTRACES: AtomicBool = AtomicBool::new(false);
+
+/// A backtrace of here, if an app in debug mode may show it.
+pub(crate) fn backtrace() -> Option<Backtrace> {
+    CAPTURE_BACKTRACES
+        .load(Ordering::Relaxed)
+        .then(Backtrace::force_capture)
+}
 
 /// Installs, once per process, a panic hook that notes where a panic happened before
 /// handing it to the hook that was there (the standard one prints it as usual). Nothing
 /// runs per request: the hook runs only when something panics.
-pub(crate) fn watch_panics() {
+pub(crate) fn watch_panics(debug: bool) {
+    if debug {
+        CAPTURE_BACKTRACES.store(true, Ordering::Relaxed);
+    }
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
             let seen = Seen {
                 location: info.location().map_or_else(String::new, |l| l.to_string()),
+                backtrace: backtrace(),
             };
             // `try_with`: a panic while the thread's locals are torn down has no slot.
             let _ = LAST_PANIC.try_with(|last| {
@@ -79,9 +98,14 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> HttpError {
         .try_with(|last| last.try_borrow_mut().ok().and_then(|mut l| l.take()))
         .ok()
         .flatten();
+    let (location, backtrace) = match seen {
+        Some(seen) => (Some(seen.location), seen.backtrace),
+        None => (None, None),
+    };
     abort(StatusCode::INTERNAL_SERVER_ERROR).with_source(Panic {
         message,
-        location: seen.map(|seen| seen.location),
+        location,
+        backtrace,
     })
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod app;
 pub(crate) mod blueprint;
 pub(crate) mod converter;
 pub(crate) mod cookie;
+pub(crate) mod debug;
 pub(crate) mod error;
 pub(crate) mod fault;
 pub(crate) mod html;

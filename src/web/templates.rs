@@ -24,13 +24,22 @@ pub(crate) struct Templates {
 impl App {
     /// Loads templates from `directory` (Flask's `template_folder`). Names are paths
     /// relative to it; names with `..` or a leading dot are refused. Templates are
-    /// reloaded when they change in debug builds, cached in release builds.
+    /// reloaded when they change in debug mode ([`App::debug`]), cached otherwise.
     pub fn template_folder(&mut self, directory: impl Into<PathBuf>) -> &mut App {
         let mut env = Environment::new();
         env.set_loader(minijinja::path_loader(directory.into()));
-        env.set_auto_reload(cfg!(debug_assertions));
+        env.set_auto_reload(self.config().debug);
         self.templates = Some(Templates { env });
         self
+    }
+
+    /// Templates are checked for changes on disk in debug mode only (a `stat` per
+    /// lookup), as Flask's `TEMPLATES_AUTO_RELOAD` defaults to debug mode.
+    pub(crate) fn sync_template_reload(&mut self) {
+        let debug = self.config().debug;
+        if let Some(templates) = &mut self.templates {
+            templates.env.set_auto_reload(debug);
+        }
     }
 }
 

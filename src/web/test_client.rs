@@ -36,7 +36,7 @@ pub struct TestClient<'a> {
 impl App {
     /// A client that calls this app without a socket.
     pub fn test_client(&self) -> TestClient<'_> {
-        crate::web::fault::watch_panics();
+        crate::web::fault::watch_panics(self.config().debug);
         TestClient {
             app: self,
             cookies: RefCell::new(Vec::new()),
@@ -53,6 +53,7 @@ impl<'a> TestClient<'a> {
             path: path.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
+            remote_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
 
@@ -112,13 +113,17 @@ impl<'a> TestClient<'a> {
     ///
     /// For tests of the protocol itself: malformed input, pipelining, framing.
     pub fn raw(&self, input: &[u8]) -> Vec<u8> {
+        self.raw_from(input, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    }
+
+    fn raw_from(&self, input: &[u8], peer: SocketAddr) -> Vec<u8> {
         let date = DateCache::new();
         let limits = Limits::new(self.app.config());
         let env = Env {
             service: self.app,
             limits: &limits,
             date: date.as_bytes(),
-            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            peer,
         };
         let mut h1 = H1::new();
         let mut input = input.to_vec();
@@ -173,9 +178,17 @@ pub struct TestRequest<'c, 'a> {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    remote_addr: SocketAddr,
 }
 
 impl TestRequest<'_, '_> {
+    /// Sends as from `addr` (default `127.0.0.1`), for what depends on the client's
+    /// address (Flask's `environ_base={"REMOTE_ADDR": ...}`).
+    pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.remote_addr = addr;
+        self
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -231,7 +244,7 @@ impl TestRequest<'_, '_> {
         head.push_str("\r\n");
         let mut input = head.into_bytes();
         input.extend_from_slice(&self.body);
-        let output = self.client.raw(&input);
+        let output = self.client.raw_from(&input, self.remote_addr);
         let resp = TestResponse::parse(&output, self.method == Method::HEAD).unwrap_or_else(|| {
             panic!("malformed response: {:?}", String::from_utf8_lossy(&output))
         });
