@@ -207,6 +207,41 @@ fn a_panicking_view_goes_to_the_500_handler_like_any_error() {
     assert_eq!(resp.header("x-after"), Some("ran"));
 }
 
+/// Flask's quickstart: one view on `/hello/` and `/hello/<name>`.
+#[test]
+fn url_for_picks_the_rule_that_takes_the_values() {
+    fn hello(req: &Request) -> String {
+        format!("Hello, {}!", req.param_str("name").unwrap_or("World"))
+    }
+    let mut app = App::new();
+    app.get("/hello/", hello);
+    app.get("/hello/<name>", hello);
+    app.get("/users/<int:id>/posts/<int:page>", hello);
+    app.get("/users/<int:id>", hello);
+    assert_eq!(
+        app.url_for("hello", &[("name", &"ada")]).unwrap(),
+        "/hello/ada"
+    );
+    assert_eq!(app.url_for("hello", &[]).unwrap(), "/hello/");
+    assert_eq!(
+        app.url_for("hello", &[("name", &"ada"), ("lang", &"en")])
+            .unwrap(),
+        "/hello/ada?lang=en"
+    );
+    assert_eq!(app.url_for("hello", &[("id", &7)]).unwrap(), "/users/7");
+    assert_eq!(
+        app.url_for("hello", &[("id", &7), ("page", &2)]).unwrap(),
+        "/users/7/posts/2"
+    );
+    // A value its converter refuses is not built into that rule.
+    assert_eq!(
+        app.url_for("hello", &[("id", &"x")]).unwrap(),
+        "/hello/?id=x"
+    );
+    let client = app.test_client();
+    assert_eq!(client.get("/hello/ada").send().text(), "Hello, ada!");
+}
+
 #[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {
