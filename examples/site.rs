@@ -8,13 +8,20 @@
 use std::sync::{Arc, Mutex};
 
 use carafe::{App, Method, Request, context, redirect};
+use serde::Serialize;
+
+/// One signature in the guestbook; templates see its fields through serde.
+#[derive(Clone, Serialize)]
+struct Entry {
+    message: String,
+}
 
 /// Where the example's templates and static files live, wherever it is run from.
 const HERE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
 
 /// The app, apart from `main` so tests can serve exactly this.
 pub fn app() -> App {
-    let entries: Arc<Mutex<Vec<String>>> = Arc::default();
+    let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let mut app = App::new();
     // Sessions are signed with this key: set SECRET_KEY to a long random value in
     // production. The fallback is for trying the example locally only.
@@ -39,7 +46,7 @@ pub fn app() -> App {
         } else if message.chars().count() > 280 {
             req.flash_with("error", "That is longer than 280 characters.");
         } else {
-            entries.lock().unwrap().push(message);
+            entries.lock().unwrap().push(Entry { message });
             req.flash_with("success", "Thanks for signing the guestbook!");
         }
         // Redirect after a POST, so reloading the page does not post again.

@@ -51,13 +51,15 @@ pub use http::parse::Version;
 pub use http::response::{HeaderText, Response};
 pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
-#[cfg(feature = "templates")]
-pub use minijinja::context;
 pub use server::{Server, ShutdownHandle};
 pub use web::app::{App, BeforeRequest};
 pub use web::blueprint::Blueprint;
+#[cfg(feature = "templates")]
+#[doc(hidden)]
+pub use web::context::__templates;
 pub use web::cookie::{Cookie, CookieError, SameSite};
 pub use web::error::{HttpError, abort};
+pub use web::html::{Markup, escape};
 #[cfg(feature = "json")]
 pub use web::json::Json;
 pub use web::mime::mime_type;

@@ -12,7 +12,7 @@ use crate::http::status::StatusCode;
 use crate::web::app::App;
 use crate::web::error::HttpError;
 use crate::web::fault::Panic;
-use crate::web::html::escape;
+use crate::web::html::escape_str as escape;
 use crate::web::request::Request;
 
 /// What `App::run` prints under its address when debug mode is on.

@@ -147,7 +147,7 @@ impl HttpError {
             "<!doctype html>\n<html lang=en>\n<title>{status} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
             status = self.0.status.as_u16(),
             reason = self.0.status.reason(),
-            description = crate::web::html::escape(self.description()),
+            description = crate::web::html::escape_str(self.description()),
         );
         let mut resp = Response::html(body).with_status(self.0.status);
         for (name, value) in &self.0.headers {

@@ -7,6 +7,8 @@
 
 pub(crate) mod app;
 pub(crate) mod blueprint;
+#[cfg(feature = "templates")]
+pub mod context;
 pub(crate) mod converter;
 pub(crate) mod cookie;
 pub(crate) mod debug;

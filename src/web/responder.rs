@@ -136,7 +136,7 @@ pub fn redirect_with(location: impl Into<HeaderText>, status: StatusCode) -> Res
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n\
          <p>You should be redirected automatically to the target URL: \
          <a href=\"{0}\">{0}</a>. If not, click the link.\n",
-        crate::web::html::escape(&location)
+        crate::web::html::escape_str(&location)
     );
     Response::html(body)
         .with_status(status)

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use minijinja::value::{Kwargs, Serde, Value};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::value::{Kwargs, Serde, Value, ValueKind};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State};
 use serde::Serialize;
 
 use crate::http::response::Response;
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
+use crate::web::html::escape_str;
 use crate::web::request::Request;
 use crate::web::router::Router;
 
@@ -26,7 +27,7 @@ impl App {
     /// relative to it; names with `..` or a leading dot are refused. Templates are
     /// reloaded when they change in debug mode ([`App::debug`]), cached otherwise.
     pub fn template_folder(&mut self, directory: impl Into<PathBuf>) -> &mut App {
-        let mut env = Environment::new();
+        let mut env = new_env();
         env.set_loader(minijinja::path_loader(directory.into()));
         env.set_auto_reload(self.config().debug);
         self.templates = Some(Templates { env });
@@ -75,11 +76,11 @@ impl Request<'_> {
     ///     req.render_template_string("<p>Hi {{ name }} at {{ request.path }}</p>", context! { name })
     /// });
     /// let resp = app.test_client().get("/hi/%3Cb%3E").send();
-    /// assert_eq!(resp.text(), "<p>Hi <b> at /hi/<b></p>");
+    /// assert_eq!(resp.text(), "<p>Hi &lt;b&gt; at /hi/&lt;b&gt;</p>");
     /// ```
     ///
-    /// (A template given as a string has no file name, so nothing is escaped unless
-    /// the template asks with `|escape`.)
+    /// A template given as a string is HTML, escaped as a `.html` file is (Flask does
+    /// the same).
     pub fn render_template_string<S: Serialize>(
         &self,
         source: &str,
@@ -243,5 +244,56 @@ fn render_failed(name: &str, err: Error) -> HttpError {
 /// The environment for string templates of an app without a template folder.
 fn default_env() -> &'static Environment<'static> {
     static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    ENV.get_or_init(Environment::new)
+    ENV.get_or_init(new_env)
+}
+
+/// An environment that escapes as Flask's Jinja does: for `.html`, `.htm`, `.xml`,
+/// `.xhtml` and `.svg` files and for string templates, and only `& < > " '`
+/// (markupsafe's set; minijinja alone also escapes `/`).
+fn new_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        let html = name == "<string>"
+            || [".html", ".htm", ".xml", ".xhtml", ".svg"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
+        if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
+            if let Some(text) = value.as_str() {
+                return out.write_str(&escape_str(text)).map_err(Error::from);
+            }
+            if matches!(
+                value.kind(),
+                ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+            ) {
+                return out
+                    .write_str(&escape_str(&value.to_string()))
+                    .map_err(Error::from);
+            }
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.add_filter("escape", escape_filter);
+    env.add_filter("e", escape_filter);
+    env
+}
+
+/// `|escape` and `|e` with markupsafe's set of characters for HTML.
+fn escape_filter(state: &mut State, value: &Value) -> Result<Value, Error> {
+    if value.is_safe() {
+        return Ok(value.clone());
+    }
+    match state.auto_escape() {
+        AutoEscape::Html | AutoEscape::None => {
+            let text = value.to_string();
+            Ok(Value::from_safe_string(escape_str(&text).into_owned()))
+        }
+        _ => minijinja::filters::escape(state, value),
+    }
 }
