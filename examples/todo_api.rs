@@ -21,7 +21,8 @@ struct Todo {
     done: bool,
 }
 
-/// What POST and PUT accept; every field optional so that a missing one is a clear 422.
+/// What POST and PUT accept. An unknown field or a wrong type is a 422 from `req.json()`;
+/// every field is optional so that a missing title gets its own clear 422 message.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TodoInput {

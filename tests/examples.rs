@@ -105,7 +105,15 @@ fn todo_api_errors_are_json() {
         client.post("/todos").json(&json!({"title": "  "})).send(),
         422,
     );
-    error(client.post("/todos").json(&json!({"title": 7})).send(), 400);
+    // Well-formed JSON that does not fit the input type: 422, whatever the misfit.
+    error(client.post("/todos").json(&json!({"title": 7})).send(), 422);
+    error(client.post("/todos").json(&json!({"nope": 1})).send(), 422);
+    error(client.post("/todos").json(&json!([1, 2])).send(), 422);
+    let truncated = client
+        .post("/todos")
+        .header("Content-Type", "application/json")
+        .body("{\"title\": \"a\"");
+    error(truncated.send(), 400);
     client.post("/todos").json(&json!({"title": "a"})).send();
     error(
         client.put("/todos/1").json(&json!({"title": ""})).send(),
