@@ -5,7 +5,7 @@
 //! SECRET_KEY=change-me cargo run --example site    # http://127.0.0.1:5000/
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use carafe::{App, Method, Request, context, redirect};
 use serde::Serialize;
@@ -16,13 +16,16 @@ struct Entry {
     message: String,
 }
 
+/// The guestbook, registered once with `app.state` and shared by the views.
+type Guestbook = Mutex<Vec<Entry>>;
+
 /// Where the example's templates and static files live, wherever it is run from.
 const HERE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
 
 /// The app, apart from `main` so tests can serve exactly this.
 pub fn app() -> App {
-    let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let mut app = App::new();
+    app.state(Guestbook::default());
     // Sessions are signed with this key: set SECRET_KEY to a long random value in
     // production. The fallback is for trying the example locally only.
     let secret =
@@ -33,20 +36,22 @@ pub fn app() -> App {
     app.template_folder(format!("{HERE}/templates"));
     app.static_folder(format!("{HERE}/static"));
 
-    let shown = entries.clone();
-    app.add_url_rule("/", Some("index"), &[Method::GET], move |req: &Request| {
-        let entries = shown.lock().unwrap().clone();
+    app.add_url_rule("/", Some("index"), &[Method::GET], |req: &Request| {
+        let entries = req.state::<Guestbook>()?.lock().unwrap().clone();
         req.render_template("index.html", context! { entries })
     });
 
-    app.add_url_rule("/", Some("sign"), &[Method::POST], move |req: &Request| {
+    app.add_url_rule("/", Some("sign"), &[Method::POST], |req: &Request| {
         let message = req.form()?.get("message").unwrap_or("").trim().to_owned();
         if message.is_empty() {
             req.flash_with("error", "Please write something first.");
         } else if message.chars().count() > 280 {
             req.flash_with("error", "That is longer than 280 characters.");
         } else {
-            entries.lock().unwrap().push(Entry { message });
+            req.state::<Guestbook>()?
+                .lock()
+                .unwrap()
+                .push(Entry { message });
             req.flash_with("success", "Thanks for signing the guestbook!");
         }
         // Redirect after a POST, so reloading the page does not post again.

@@ -251,6 +251,8 @@ pub struct App {
     blueprints: Vec<BlueprintScope>,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
+    /// What views share, by type (`App::state`).
+    pub(crate) states: crate::web::state::States,
     /// Declared by [`App::sessions`]: a missing secret key is then a start-up error.
     #[cfg(feature = "sessions")]
     pub(crate) keeps_sessions: bool,
@@ -276,6 +278,7 @@ impl App {
             blueprints: Vec::new(),
             #[cfg(feature = "templates")]
             templates: None,
+            states: Default::default(),
             #[cfg(feature = "sessions")]
             keeps_sessions: false,
         }

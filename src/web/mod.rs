@@ -24,6 +24,7 @@ pub(crate) mod responder;
 pub(crate) mod router;
 #[cfg(feature = "sessions")]
 pub(crate) mod session;
+pub(crate) mod state;
 pub(crate) mod static_files;
 #[cfg(feature = "templates")]
 pub(crate) mod templates;
