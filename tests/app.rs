@@ -243,6 +243,23 @@ fn url_for_picks_the_rule_that_takes_the_values() {
 }
 
 #[test]
+fn the_method_compares_as_flask_code_writes_it() {
+    let mut app = App::new();
+    app.route("/login", &[Method::GET, Method::POST], |req: &Request| {
+        if req.method() == Method::POST && Method::POST == req.method() {
+            "posted"
+        } else if req.method() == "GET" {
+            "form"
+        } else {
+            "other"
+        }
+    });
+    let client = app.test_client();
+    assert_eq!(client.post("/login").send().text(), "posted");
+    assert_eq!(client.get("/login").send().text(), "form");
+}
+
+#[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {
         Ok(format!("user {}", req.param::<u32>("id")?))
