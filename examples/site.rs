@@ -61,9 +61,9 @@ pub fn app() -> App {
     app.add_url_rule("/about", Some("about"), &[Method::GET], |req: &Request| {
         req.render_template("about.html", context! {})
     });
+    // A handler may fail like a view (a template that does not render is a 500).
     app.errorhandler(404, |req: &Request, _: &carafe::HttpError| {
         req.render_template("404.html", context! {})
-            .unwrap_or_else(|err| err.to_response())
     });
     app
 }

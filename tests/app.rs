@@ -259,6 +259,36 @@ fn the_method_compares_as_flask_code_writes_it() {
     assert_eq!(client.get("/login").send().text(), "form");
 }
 
+/// An error handler that can fail, as rendering a template can.
+#[test]
+fn error_handlers_may_return_a_result() {
+    let mut app = App::new();
+    app.get("/missing", |_: &Request| Err::<&str, _>(abort(404)));
+    app.get("/gone", |_: &Request| Err::<&str, _>(abort(410)));
+    app.errorhandler(
+        404,
+        |req: &Request, _: &HttpError| -> Result<String, HttpError> {
+            Ok(format!("no {}", req.path()))
+        },
+    );
+    app.errorhandler(
+        410,
+        |_: &Request, _: &HttpError| -> Result<String, HttpError> {
+            let page = std::fs::read_to_string("/definitely/not/a/template.html")?;
+            Ok(page)
+        },
+    );
+    let client = app.test_client();
+    let resp = client.get("/missing").send();
+    assert_eq!(
+        (resp.status(), resp.text()),
+        (StatusCode::NOT_FOUND, "no /missing".into())
+    );
+    let resp = client.get("/gone").send();
+    assert_eq!(resp.status(), 500, "the handler's own failure");
+    assert!(resp.text().contains("Internal Server Error"));
+}
+
 #[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {

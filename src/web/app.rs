@@ -167,16 +167,20 @@ macro_rules! scaffold_methods {
 
         /// Answers errors with `status` (from `abort`, routing, or a failed view) with
         /// `handler`. A response the handler leaves at `200` gets the error's status.
+        ///
+        /// The handler returns what a view may, a `Result` included: if it fails (a
+        /// template that does not render, say), its own error gets the default page and
+        /// its cause is reported.
         pub fn errorhandler<F, R>(&mut self, status: impl Into<StatusCode>, handler: F) -> &mut Self
         where
             F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
-            R: IntoResponse,
+            R: Responder,
         {
             let status = status.into();
             self.scaffold.errors.retain(|(s, _)| *s != status);
             self.scaffold.errors.push((
                 status,
-                Box::new(move |req, err| Ok(handler(req, err).into_response())),
+                Box::new(move |req, err| handler(req, err).into_outcome()),
             ));
             self
         }
@@ -185,11 +189,10 @@ macro_rules! scaffold_methods {
         pub fn errorhandler_any<F, R>(&mut self, handler: F) -> &mut Self
         where
             F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
-            R: IntoResponse,
+            R: Responder,
         {
-            self.scaffold.any_error = Some(Box::new(move |req, err| {
-                Ok(handler(req, err).into_response())
-            }));
+            self.scaffold.any_error =
+                Some(Box::new(move |req, err| handler(req, err).into_outcome()));
             self
         }
     };

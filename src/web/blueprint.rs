@@ -8,7 +8,7 @@ use crate::web::app::{
 };
 use crate::web::error::HttpError;
 use crate::web::request::Request;
-use crate::web::responder::{IntoResponse, Responder};
+use crate::web::responder::Responder;
 
 /// A set of routes registered on an app later, under a prefix (Flask's `Blueprint`).
 ///
