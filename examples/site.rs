@@ -19,9 +19,6 @@ struct Entry {
 /// The guestbook, registered once with `app.state` and shared by the views.
 type Guestbook = Mutex<Vec<Entry>>;
 
-/// Where the example's templates and static files live, wherever it is run from.
-const HERE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
-
 /// The app, apart from `main` so tests can serve exactly this.
 pub fn app() -> App {
     let mut app = App::new();
@@ -33,8 +30,10 @@ pub fn app() -> App {
     app.secret_key(secret);
     // Declared, so a missing or empty key stops `run` at once instead of failing each request.
     app.sessions();
-    app.template_folder(format!("{HERE}/templates"));
-    app.static_folder(format!("{HERE}/static"));
+    // The folders below are found here, wherever the example is started from.
+    app.root_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
+    app.template_folder("templates");
+    app.static_folder("static");
 
     app.add_url_rule("/", Some("index"), &[Method::GET], |req: &Request| {
         let entries = req.state::<Guestbook>()?.lock().unwrap().clone();

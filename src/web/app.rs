@@ -254,6 +254,9 @@ pub struct App {
     blueprints: Vec<BlueprintScope>,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
+    /// Where relative folders and files are found (`App::root_path`); empty for the
+    /// working directory.
+    root: std::path::PathBuf,
     /// What views share, by type (`App::state`).
     pub(crate) states: crate::web::state::States,
     /// Declared by [`App::sessions`]: a missing secret key is then a start-up error.
@@ -281,6 +284,7 @@ impl App {
             blueprints: Vec::new(),
             #[cfg(feature = "templates")]
             templates: None,
+            root: std::path::PathBuf::new(),
             states: Default::default(),
             #[cfg(feature = "sessions")]
             keeps_sessions: false,
@@ -357,8 +361,34 @@ impl App {
 
     scaffold_methods!();
 
+    /// Sets the directory that relative paths are resolved against (Flask's
+    /// `root_path`): the static and template folders, and the paths given to
+    /// [`send_file`](crate::send_file) and [`send_from_directory`](crate::send_from_directory).
+    /// By default they are relative to the working directory. Folders registered before
+    /// or after this call resolve the same way.
+    ///
+    /// ```no_run
+    /// use carafe::App;
+    /// let mut app = App::new();
+    /// // Wherever the binary is started from, find the folders beside the crate.
+    /// app.root_path(env!("CARGO_MANIFEST_DIR"));
+    /// app.static_folder("static");
+    /// ```
+    pub fn root_path(&mut self, path: impl Into<std::path::PathBuf>) -> &mut App {
+        self.root = path.into();
+        #[cfg(feature = "templates")]
+        self.load_templates();
+        self
+    }
+
+    /// The root path set with [`App::root_path`]; empty (the working directory) if none.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// Serves the files under `directory` at `/static/<path:filename>`, endpoint `static`
     /// (Flask's `static_folder`), through [`send_from_directory`](crate::send_from_directory).
+    /// A relative `directory` is relative to the [root path](App::root_path).
     pub fn static_folder(&mut self, directory: impl Into<std::path::PathBuf>) -> &mut App {
         self.static_folder_at("/static", directory)
     }

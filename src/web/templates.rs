@@ -20,18 +20,35 @@ use crate::web::router::Router;
 /// The app's template environment.
 pub(crate) struct Templates {
     env: Environment<'static>,
+    /// The folder as given, resolved against the root path when loading.
+    directory: PathBuf,
 }
 
 impl App {
-    /// Loads templates from `directory` (Flask's `template_folder`). Names are paths
-    /// relative to it; names with `..` or a leading dot are refused. Templates are
-    /// reloaded when they change in debug mode ([`App::debug`]), cached otherwise.
+    /// Loads templates from `directory` (Flask's `template_folder`; a relative one is
+    /// relative to the [root path](App::root_path)). Names are paths relative to it; names
+    /// with `..` or a leading dot are refused. Templates are reloaded when they change in
+    /// debug mode ([`App::debug`]), cached otherwise.
     pub fn template_folder(&mut self, directory: impl Into<PathBuf>) -> &mut App {
-        let mut env = new_env();
-        env.set_loader(minijinja::path_loader(directory.into()));
-        env.set_auto_reload(self.config().debug);
-        self.templates = Some(Templates { env });
+        self.templates = Some(Templates {
+            env: new_env(),
+            directory: directory.into(),
+        });
+        self.load_templates();
         self
+    }
+
+    /// Points the template loader at the folder under the current root path.
+    pub(crate) fn load_templates(&mut self) {
+        let directory = match &self.templates {
+            Some(templates) => self.root().join(&templates.directory),
+            None => return,
+        };
+        let debug = self.config().debug;
+        if let Some(templates) = &mut self.templates {
+            templates.env.set_loader(minijinja::path_loader(directory));
+            templates.env.set_auto_reload(debug);
+        }
     }
 
     /// Templates are checked for changes on disk in debug mode only (a `stat` per
