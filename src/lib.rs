@@ -15,13 +15,12 @@
 //! app.run("127.0.0.1:5000").unwrap();
 //! ```
 //!
-//! The source is three layers, each importing only from those below it: `http` (the
-//! protocol without IO: parsing, body decoding, encoding), `server` (the event loops, the
-//! only code that does IO) and `web` (the framework: `App`, routing, requests, sessions,
-//! templates). One request's way through: accept (`server`) → read into the loop's buffer
-//! (`server::conn`) → parse the head (`http::parse`) → decode the body (`http::body`) →
-//! route and run the view (`web::app`, `web::router`) → encode (`http::encode`) → write
-//! (`server::conn`) → keep-alive or close.
+//! Start with [`App`]: register views with [`App::get`], [`App::post`] or [`App::route`];
+//! a view takes a [`Request`] and returns anything [`Responder`] covers (text, HTML, bytes,
+//! `Json`, [`Response`], a `Result` with [`HttpError`]). A returned `String` is HTML, as in
+//! Flask: text from a client goes into it through [`escape`]. [`App::run`] serves the app;
+//! [`App::test_client`] calls it without a socket. [`Config`] holds every limit and
+//! timeout.
 //!
 //! ## Routing rules
 //!
