@@ -289,6 +289,22 @@ fn error_handlers_may_return_a_result() {
     assert!(resp.text().contains("Internal Server Error"));
 }
 
+/// The error path runs the app's own code too (error pages, headers given with an error);
+/// a panic there is a 500 for that request, and the loop goes on.
+#[test]
+fn a_panic_while_answering_an_error_is_a_500_and_the_server_goes_on() {
+    let mut app = App::new();
+    app.get("/bad-header", |_: &Request| {
+        Err::<&str, _>(abort(401).with_header("Not A Token", "x"))
+    });
+    app.get("/", |_: &Request| "fine");
+    let server = TestServer::start(app);
+    let resp = roundtrip(&server, b"GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.status, 500);
+    let resp = roundtrip(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.text(), "fine");
+}
+
 #[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {

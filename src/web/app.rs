@@ -552,7 +552,7 @@ impl App {
             }
         });
         if let Err(mut err) = outcome {
-            *response = self.handle_error(req, inner, &mut err);
+            *response = self.answer_error(req, inner, &mut err);
             error = Some(err);
         }
         if !outer.after.is_empty() || inner.is_some_and(|s| !s.after.is_empty()) {
@@ -656,6 +656,25 @@ impl App {
                 Err(abort(StatusCode::NOT_IMPLEMENTED))
             }
             Routed::NotFound => Err(abort(StatusCode::NOT_FOUND)),
+        }
+    }
+
+    /// [`App::handle_error`] under a guard of its own: the error path runs code too (an
+    /// error's headers, the pages), and a panic there must cost one 500, not the loop.
+    #[cold]
+    fn answer_error(
+        &self,
+        req: &Request<'_>,
+        inner: Option<&Scaffold>,
+        err: &mut HttpError,
+    ) -> Response {
+        match catch_unwind(AssertUnwindSafe(|| self.handle_error(req, inner, err))) {
+            Ok(response) => response,
+            Err(panic) => {
+                fault::report(req, &fault::panic_error(&*panic));
+                // Constant headers only: this page cannot fail.
+                abort(StatusCode::INTERNAL_SERVER_ERROR).to_response()
+            }
         }
     }
 
