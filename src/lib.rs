@@ -51,7 +51,7 @@ pub use http::response::{HeaderText, Response};
 pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
 pub use server::{Server, ShutdownHandle};
-pub use web::app::{App, BeforeRequest};
+pub use web::app::App;
 pub use web::blueprint::Blueprint;
 #[cfg(feature = "templates")]
 #[doc(hidden)]
@@ -66,6 +66,7 @@ pub use web::multipart::{FileStorage, Files, secure_filename};
 pub use web::request::Request;
 pub use web::responder::{IntoResponse, Responder, redirect, redirect_with};
 pub use web::router::UrlBuildError;
+pub use web::scaffold::BeforeRequest;
 #[cfg(feature = "sessions")]
 pub use web::session::Session;
 pub use web::static_files::{send_file, send_from_directory};

@@ -22,6 +22,7 @@ pub(crate) mod multipart;
 pub(crate) mod request;
 pub(crate) mod responder;
 pub(crate) mod router;
+pub(crate) mod scaffold;
 #[cfg(feature = "sessions")]
 pub(crate) mod session;
 pub(crate) mod state;
