@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # benches/load.sh [--workers N] [--example NAME] [SCENARIO...]
+# benches/load.sh --chart OUT.svg RESULTS...
 #
 # The load benchmark in one command. Builds examples/techempower.rs in release, starts it,
 # drives it with wrk (installed with apt-get if missing) and prints, per scenario:
@@ -8,11 +9,16 @@
 #   (VmHWM), and how busy each core was (CPU1% near 100 with CPU0% below it: wrk, not the
 #   server, was the limit).
 # Then the resident memory of one loop holding 10 000 idle keep-alive connections.
+# Last, an SVG bar chart of CPU µs per request and requests/s per scenario, beside the
+# results: to compare servers, add other results files with COMPARE="FILE...".
 #
 # One loop (default): the server pinned to CPU 0, `wrk -t1` pinned to CPU 1.
 # --workers N: N loops, neither server nor wrk pinned (wrk with one thread per core);
 #   with wrk on the same machine, the client takes cores from the server, so scaling is
 #   bounded by the client, not by the loops.
+# --chart OUT.svg RESULTS...: only draws the chart from results files already written
+#   (lines as below; a "# ... server=NAME" line names the server of the lines after it,
+#   carafe by default). benches/results.svg is drawn this way.
 #
 # --example NAME: serve examples/NAME.rs instead of techempower (it must read PORT).
 #
@@ -21,10 +27,84 @@
 #   `--example blocking plaintext-c64 blocking-c64` the two CPU/REQ figures give the cost
 #   of the hand-off to the pool; a scenario may be named more than once).
 # Env: WARM (s, default 2), DUR (s, default 10), PORT (default 8080), IDLE (connections for
-#   the idle run, default 10000; 0 skips it). Results are also appended to benches/results/.
+#   the idle run, default 10000; 0 skips it), COMPARE (results files of other servers for
+#   the chart). Results are also appended to benches/results/.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+
+# chart OUT.svg RESULTS...: horizontal bars, one group per scenario and one bar per server,
+# CPU µs per request on the left (lower is better), requests/s on the right. Each group is
+# scaled to its own largest value: pipelined and plain requests differ tenfold.
+chart() {
+  python3 - "$@" <<'PY'
+import re, sys, textwrap
+from html import escape
+out, files = sys.argv[1], sys.argv[2:]
+data, servers, scenarios, note = {}, [], [], ""
+for path in files:
+    server = "carafe"
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("#"):
+            m = re.search(r"server=(\S+)", line)
+            if m:
+                server = m.group(1)
+            text = re.sub(r"\s*server=\S+", "", line.lstrip("# ").strip())
+            if not note and text:
+                note = text
+            continue
+        cols = line.split()
+        if len(cols) < 6 or cols[0] in ("SCENARIO", "idle:"):
+            continue
+        try:
+            rps, cpu = float(cols[1]), float(cols[5])
+        except ValueError:
+            continue
+        if server not in servers:
+            servers.append(server)
+        if cols[0] not in scenarios:
+            scenarios.append(cols[0])
+        data[(server, cols[0])] = (cpu, rps)
+if not data:
+    sys.exit("chart: no results in " + " ".join(files))
+colors = ["#c0392b", "#2471a3", "#1e8449", "#b9770e", "#7d3c98", "#5d6d7e", "#117a65", "#a04000"]
+color = {s: colors[i % len(colors)] for i, s in enumerate(servers)}
+label_w, bar_w, panel_w, bar_h, gap = 110, 260, 460, 14, 4
+note_lines = textwrap.wrap(note, 130)
+top = 56 + 14 * len(note_lines)
+group_h = 22 + len(servers) * (bar_h + gap) + 10
+height = top + len(scenarios) * group_h + 10
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * panel_w + 20}" height="{height}" '
+       f'font-family="sans-serif" font-size="12">',
+       f'<rect width="100%" height="100%" fill="white"/>',
+       f'<text x="10" y="22" font-size="16" font-weight="bold">Server CPU time per request '
+       f'(µs, lower is better) and requests/s (higher is better)</text>']
+for i, text in enumerate(note_lines):
+    svg.append(f'<text x="10" y="{42 + 14 * i}" fill="#555">{escape(text)}</text>')
+for panel, (index, unit) in enumerate([(0, "µs/request"), (1, "requests/s")]):
+    x0 = 10 + panel * (panel_w + 10)
+    svg.append(f'<text x="{x0}" y="{top - 8}" font-weight="bold">{unit}</text>')
+    for g, scenario in enumerate(scenarios):
+        y = top + g * group_h
+        svg.append(f'<text x="{x0}" y="{y + 12}" font-weight="bold">{escape(scenario)}</text>')
+        values = [data[(s, scenario)][index] for s in servers if (s, scenario) in data]
+        peak = max(values) or 1
+        for k, server in enumerate(servers):
+            if (server, scenario) not in data:
+                continue
+            value = data[(server, scenario)][index]
+            by = y + 20 + k * (bar_h + gap)
+            w = max(1, round(bar_w * value / peak))
+            text = f"{value:.2f}" if index == 0 else f"{value:,.0f}".replace(",", " ")
+            weight = ' font-weight="bold"' if server == "carafe" else ""
+            svg.append(f'<text x="{x0 + label_w - 6}" y="{by + 11}" text-anchor="end"{weight}>{escape(server)}</text>')
+            svg.append(f'<rect x="{x0 + label_w}" y="{by}" width="{w}" height="{bar_h}" fill="{color[server]}"/>')
+            svg.append(f'<text x="{x0 + label_w + w + 4}" y="{by + 11}"{weight}>{text}</text>')
+svg.append("</svg>")
+open(out, "w", encoding="utf-8").write("\n".join(svg) + "\n")
+PY
+}
+
 workers=1
 example=techempower
 scenarios=
@@ -34,7 +114,8 @@ while [ $# -gt 0 ]; do
     --workers=*) workers=${1#*=}; shift ;;
     --example) example=$2; shift 2 ;;
     --example=*) example=${1#*=}; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --chart) shift; chart "$@" || exit 1; echo "# chart: $1" >&2; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) scenarios="$scenarios $1"; shift ;;
   esac
 done
@@ -95,7 +176,7 @@ else
 fi
 
 {
-  echo "# carafe load.sh $(date -u +%FT%TZ) example=$example workers=$workers warm=${WARM}s dur=${DUR}s; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uname -sr)"
+  echo "# carafe load.sh $(date -u +%FT%TZ) server=carafe example=$example workers=$workers warm=${WARM}s dur=${DUR}s; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uname -sr)"
   printf '%-17s %10s %9s %7s %10s %10s %8s %6s %6s\n' SCENARIO REQ/S P99 ERRORS PEAK_RSS_KB CPU_US/REQ USER_US CPU0% CPU1%
 } | tee -a "$results"
 
@@ -162,3 +243,5 @@ if [ "$IDLE" -gt 0 ]; then
   stop_server
 fi
 echo "# results: $results" >&2
+# shellcheck disable=SC2086 # COMPARE is a list of files
+chart "${results%.txt}.svg" "$results" ${COMPARE:-} && echo "# chart: ${results%.txt}.svg" >&2

@@ -5,39 +5,52 @@
 //! SECRET_KEY=change-me cargo run --example site    # http://127.0.0.1:5000/
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use carafe::{App, Method, Request, context, redirect};
+use serde::Serialize;
 
-/// Where the example's templates and static files live, wherever it is run from.
-const HERE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+/// One signature in the guestbook; templates see its fields through serde.
+#[derive(Clone, Serialize)]
+struct Entry {
+    message: String,
+}
+
+/// The guestbook, registered once with `app.state` and shared by the views.
+type Guestbook = Mutex<Vec<Entry>>;
 
 /// The app, apart from `main` so tests can serve exactly this.
 pub fn app() -> App {
-    let entries: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut app = App::new();
+    app.state(Guestbook::default());
     // Sessions are signed with this key: set SECRET_KEY to a long random value in
     // production. The fallback is for trying the example locally only.
     let secret =
         std::env::var("SECRET_KEY").unwrap_or_else(|_| "development only, not secret".into());
     app.secret_key(secret);
-    app.template_folder(format!("{HERE}/templates"));
-    app.static_folder(format!("{HERE}/static"));
+    // Declared, so a missing or empty key stops `run` at once instead of failing each request.
+    app.sessions();
+    // The folders below are found here, wherever the example is started from.
+    app.root_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
+    app.template_folder("templates");
+    app.static_folder("static");
 
-    let shown = entries.clone();
-    app.add_url_rule("/", Some("index"), &[Method::GET], move |req: &Request| {
-        let entries = shown.lock().unwrap().clone();
+    app.add_url_rule("/", Some("index"), &[Method::GET], |req: &Request| {
+        let entries = req.state::<Guestbook>()?.lock().unwrap().clone();
         req.render_template("index.html", context! { entries })
     });
 
-    app.add_url_rule("/", Some("sign"), &[Method::POST], move |req: &Request| {
+    app.add_url_rule("/", Some("sign"), &[Method::POST], |req: &Request| {
         let message = req.form()?.get("message").unwrap_or("").trim().to_owned();
         if message.is_empty() {
             req.flash_with("error", "Please write something first.");
         } else if message.chars().count() > 280 {
             req.flash_with("error", "That is longer than 280 characters.");
         } else {
-            entries.lock().unwrap().push(message);
+            req.state::<Guestbook>()?
+                .lock()
+                .unwrap()
+                .push(Entry { message });
             req.flash_with("success", "Thanks for signing the guestbook!");
         }
         // Redirect after a POST, so reloading the page does not post again.
@@ -47,14 +60,16 @@ pub fn app() -> App {
     app.add_url_rule("/about", Some("about"), &[Method::GET], |req: &Request| {
         req.render_template("about.html", context! {})
     });
+    // A handler may fail like a view (a template that does not render is a 500).
     app.errorhandler(404, |req: &Request, _: &carafe::HttpError| {
         req.render_template("404.html", context! {})
-            .unwrap_or_else(|err| err.to_response())
     });
     app
 }
 
 fn main() -> std::io::Result<()> {
+    // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
     app().run(format!("{host}:{port}"))

@@ -9,7 +9,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use carafe::{App, HttpError, Json, Method, Request, Response, StatusCode, abort};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,8 @@ struct Todo {
     done: bool,
 }
 
-/// What POST and PUT accept; every field optional so that a missing one is a clear 422.
+/// What POST and PUT accept. An unknown field or a wrong type is a 422 from `req.json()`;
+/// every field is optional so that a missing title gets its own clear 422 message.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TodoInput {
@@ -35,7 +36,8 @@ struct Store {
     todos: BTreeMap<u64, Todo>,
 }
 
-type Shared = Arc<Mutex<Store>>;
+/// Registered once with `app.state`; every view reaches it with `req.state::<Todos>()`.
+type Todos = Mutex<Store>;
 
 fn unprocessable(message: &'static str) -> HttpError {
     abort(StatusCode::UNPROCESSABLE_CONTENT).with_message(message)
@@ -60,29 +62,27 @@ fn not_found() -> HttpError {
 
 /// The app, apart from `main` so tests can serve exactly this.
 pub fn app() -> App {
-    let store: Shared = Arc::default();
     let mut app = App::new();
+    app.state(Todos::default());
 
-    let s = store.clone();
     app.add_url_rule(
         "/todos",
         Some("list_todos"),
         &[Method::GET],
-        move |_: &Request| {
-            let store = s.lock().unwrap();
-            Json(store.todos.values().cloned().collect::<Vec<_>>())
+        |req: &Request| -> Result<_, HttpError> {
+            let store = req.state::<Todos>()?.lock().unwrap();
+            Ok(Json(store.todos.values().cloned().collect::<Vec<_>>()))
         },
     );
 
-    let s = store.clone();
     app.add_url_rule(
         "/todos",
         Some("create_todo"),
         &[Method::POST],
-        move |req: &Request| {
+        |req: &Request| {
             let input: TodoInput = req.json()?;
             let title = valid_title(input.title)?;
-            let mut store = s.lock().unwrap();
+            let mut store = req.state::<Todos>()?.lock().unwrap();
             store.last_id += 1;
             let todo = Todo {
                 id: store.last_id,
@@ -99,14 +99,13 @@ pub fn app() -> App {
         },
     );
 
-    let s = store.clone();
     app.add_url_rule(
         "/todos/<int:id>",
         Some("get_todo"),
         &[Method::GET],
-        move |req: &Request| {
+        |req: &Request| {
             let id = todo_id(req)?;
-            let store = s.lock().unwrap();
+            let store = req.state::<Todos>()?.lock().unwrap();
             store
                 .todos
                 .get(&id)
@@ -116,16 +115,15 @@ pub fn app() -> App {
         },
     );
 
-    let s = store.clone();
     app.add_url_rule(
         "/todos/<int:id>",
         Some("update_todo"),
         &[Method::PUT],
-        move |req: &Request| {
+        |req: &Request| {
             let id = todo_id(req)?;
             let input: TodoInput = req.json()?;
             let title = input.title.map(|t| valid_title(Some(t))).transpose()?;
-            let mut store = s.lock().unwrap();
+            let mut store = req.state::<Todos>()?.lock().unwrap();
             let todo = store.todos.get_mut(&id).ok_or_else(not_found)?;
             if let Some(title) = title {
                 todo.title = title;
@@ -137,14 +135,13 @@ pub fn app() -> App {
         },
     );
 
-    let s = store;
     app.add_url_rule(
         "/todos/<int:id>",
         Some("delete_todo"),
         &[Method::DELETE],
-        move |req: &Request| {
+        |req: &Request| {
             let id = todo_id(req)?;
-            match s.lock().unwrap().todos.remove(&id) {
+            match req.state::<Todos>()?.lock().unwrap().todos.remove(&id) {
                 Some(_) => Ok(StatusCode::NO_CONTENT),
                 None => Err(not_found()),
             }
@@ -168,6 +165,8 @@ pub fn app() -> App {
 }
 
 fn main() -> std::io::Result<()> {
+    // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
     app().run(format!("{host}:{port}"))

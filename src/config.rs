@@ -85,6 +85,10 @@ pub struct Config {
     /// Messages each loop's mailbox holds (work posted to the loop from other threads);
     /// a full mailbox refuses further posts rather than grow.
     pub mailbox_capacity: usize,
+    /// Debug mode (Flask's `DEBUG`): a 500 page shows its cause, the route and a backtrace
+    /// to clients on the loopback interface, and templates are reloaded when they change.
+    /// Never in production. `App::new` turns it on when `CARAFE_DEBUG` is `1`.
+    pub debug: bool,
     /// Key that signs session cookies; sessions are refused without one.
     pub secret_key: Option<String>,
     /// Name of the session cookie.
@@ -128,6 +132,7 @@ impl Default for Config {
             websocket_origins: Vec::new(),
             websocket_protocols: Vec::new(),
             websocket_deflate: true,
+            debug: false,
             secret_key: None,
             session_cookie_name: "session".to_owned(),
             permanent_session_lifetime: Duration::from_secs(31 * 24 * 3600),
@@ -222,6 +227,9 @@ impl Config {
             config.unix_socket_mode =
                 Some(u32::from_str_radix(digits, 8).map_err(|_| ConfigError { name, value })?);
         }
+        if let Some((name, value)) = get("DEBUG") {
+            config.debug = parse_flag(&value).ok_or(ConfigError { name, value })?;
+        }
         if let Some((_, key)) = get("SECRET_KEY") {
             config.secret_key = Some(key);
         }
@@ -239,6 +247,16 @@ fn split_list(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A yes/no setting as an environment variable gives it: `1`, `true`, `yes`, `on` or
+/// `0`, `false`, `no`, `off`, `""` (any case).
+pub(crate) fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
 }
 
 /// An environment variable that [`Config::from_env`] could not parse.
@@ -284,6 +302,10 @@ mod tests {
         assert_eq!(config.keep_alive_timeout, Duration::from_millis(2500));
         assert_eq!(config.secret_key.as_deref(), Some("s3cret"));
         assert_eq!(config.max_headers, 100);
+        assert!(!config.debug);
+        assert!(from(&[("APP_DEBUG", "1")]).unwrap().debug);
+        assert!(!from(&[("APP_DEBUG", "off")]).unwrap().debug);
+        assert!(from(&[("APP_DEBUG", "maybe")]).is_err());
     }
 
     #[test]

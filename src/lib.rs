@@ -15,13 +15,12 @@
 //! app.run("127.0.0.1:5000").unwrap();
 //! ```
 //!
-//! The source is three layers, each importing only from those below it: `http` (the
-//! protocol without IO: parsing, body decoding, encoding), `server` (the event loops, the
-//! only code that does IO) and `web` (the framework: `App`, routing, requests, sessions,
-//! templates). One request's way through: accept (`server`) → read into the loop's buffer
-//! (`server::conn`) → parse the head (`http::parse`) → decode the body (`http::body`) →
-//! route and run the view (`web::app`, `web::router`) → encode (`http::encode`) → write
-//! (`server::conn`) → keep-alive or close.
+//! Start with [`App`]: register views with [`App::get`], [`App::post`] or [`App::route`];
+//! a view takes a [`Request`] and returns anything [`Responder`] covers (text, HTML, bytes,
+//! `Json`, [`Response`], a `Result` with [`HttpError`]). A returned `String` is HTML, as in
+//! Flask: text from a client goes into it through [`escape`]. [`App::run`] serves the app;
+//! [`App::test_client`] calls it without a socket. [`Config`] holds every limit and
+//! timeout.
 //!
 //! ## Routing rules
 //!
@@ -53,8 +52,30 @@ pub use http::response::{HeaderText, Response};
 pub use http::sse::{Event, EventSender};
 pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
+pub use server::{ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
+pub use web::app::App;
+pub use web::blocking::Blocking;
+pub use web::blueprint::Blueprint;
 #[cfg(feature = "templates")]
-pub use minijinja::context;
+#[doc(hidden)]
+pub use web::context::__templates;
+pub use web::cookie::{Cookie, CookieError, SameSite};
+pub use web::error::{HttpError, abort};
+pub use web::html::{Markup, escape};
+#[cfg(feature = "json")]
+pub use web::json::Json;
+pub use web::mime::mime_type;
+pub use web::multipart::{FileStorage, Files, secure_filename};
+pub use web::request::Request;
+pub use web::responder::{IntoResponse, Responder, redirect, redirect_with};
+pub use web::router::UrlBuildError;
+pub use web::scaffold::BeforeRequest;
+#[cfg(feature = "sessions")]
+pub use web::session::Session;
+pub use web::static_files::{send_file, send_from_directory};
+pub use web::test_client::{TestClient, TestRequest, TestResponse};
+#[cfg(feature = "websocket")]
+pub use web::test_websocket::TestWebSocket;
 
 /// WebSockets (RFC 6455, and RFC 7692 with the `deflate` feature): the handler a
 /// [`App::websocket`] route runs per connection, the handle that sends to one from any
@@ -65,25 +86,6 @@ pub mod websocket {
         Group, Message, Received, SendError, WebSocket, WebSocketHandle, WebSocketHandler,
     };
 }
-pub use server::{ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
-pub use web::app::{App, BeforeRequest};
-pub use web::blocking::Blocking;
-pub use web::blueprint::Blueprint;
-pub use web::cookie::{Cookie, SameSite};
-pub use web::error::{HttpError, abort};
-#[cfg(feature = "json")]
-pub use web::json::Json;
-pub use web::mime::mime_type;
-pub use web::multipart::{FileStorage, Files, secure_filename};
-pub use web::request::Request;
-pub use web::responder::{IntoResponse, Responder, redirect, redirect_with};
-pub use web::router::UrlBuildError;
-#[cfg(feature = "sessions")]
-pub use web::session::Session;
-pub use web::static_files::{send_file, send_from_directory};
-pub use web::test_client::{TestClient, TestRequest, TestResponse};
-#[cfg(feature = "websocket")]
-pub use web::test_websocket::TestWebSocket;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "json"))]

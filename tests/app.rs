@@ -188,6 +188,124 @@ fn a_panicking_hook_or_error_handler_is_a_500() {
 }
 
 #[test]
+fn a_panicking_view_goes_to_the_500_handler_like_any_error() {
+    let mut app = App::new();
+    app.get("/", |_: &Request| -> &'static str {
+        panic!("the view broke")
+    });
+    app.after_request(|_: &Request, resp: &mut Response| resp.set_header("X-After", "ran"));
+    app.errorhandler(500, |_: &Request, err: &HttpError| {
+        let cause = err.source().map(|e| e.to_string()).unwrap_or_default();
+        format!(
+            "custom 500, cause kept: {}",
+            cause.ends_with("the view broke")
+        )
+    });
+    let resp = app.test_client().get("/").send();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(resp.text(), "custom 500, cause kept: true");
+    assert_eq!(resp.header("x-after"), Some("ran"));
+}
+
+/// Flask's quickstart: one view on `/hello/` and `/hello/<name>`.
+#[test]
+fn url_for_picks_the_rule_that_takes_the_values() {
+    fn hello(req: &Request) -> String {
+        format!("Hello, {}!", req.param_str("name").unwrap_or("World"))
+    }
+    let mut app = App::new();
+    app.get("/hello/", hello);
+    app.get("/hello/<name>", hello);
+    app.get("/users/<int:id>/posts/<int:page>", hello);
+    app.get("/users/<int:id>", hello);
+    assert_eq!(
+        app.url_for("hello", &[("name", &"ada")]).unwrap(),
+        "/hello/ada"
+    );
+    assert_eq!(app.url_for("hello", &[]).unwrap(), "/hello/");
+    assert_eq!(
+        app.url_for("hello", &[("name", &"ada"), ("lang", &"en")])
+            .unwrap(),
+        "/hello/ada?lang=en"
+    );
+    assert_eq!(app.url_for("hello", &[("id", &7)]).unwrap(), "/users/7");
+    assert_eq!(
+        app.url_for("hello", &[("id", &7), ("page", &2)]).unwrap(),
+        "/users/7/posts/2"
+    );
+    // A value its converter refuses is not built into that rule.
+    assert_eq!(
+        app.url_for("hello", &[("id", &"x")]).unwrap(),
+        "/hello/?id=x"
+    );
+    let client = app.test_client();
+    assert_eq!(client.get("/hello/ada").send().text(), "Hello, ada!");
+}
+
+#[test]
+fn the_method_compares_as_flask_code_writes_it() {
+    let mut app = App::new();
+    app.route("/login", &[Method::GET, Method::POST], |req: &Request| {
+        if req.method() == Method::POST && Method::POST == req.method() {
+            "posted"
+        } else if req.method() == "GET" {
+            "form"
+        } else {
+            "other"
+        }
+    });
+    let client = app.test_client();
+    assert_eq!(client.post("/login").send().text(), "posted");
+    assert_eq!(client.get("/login").send().text(), "form");
+}
+
+/// An error handler that can fail, as rendering a template can.
+#[test]
+fn error_handlers_may_return_a_result() {
+    let mut app = App::new();
+    app.get("/missing", |_: &Request| Err::<&str, _>(abort(404)));
+    app.get("/gone", |_: &Request| Err::<&str, _>(abort(410)));
+    app.errorhandler(
+        404,
+        |req: &Request, _: &HttpError| -> Result<String, HttpError> {
+            Ok(format!("no {}", req.path()))
+        },
+    );
+    app.errorhandler(
+        410,
+        |_: &Request, _: &HttpError| -> Result<String, HttpError> {
+            let page = std::fs::read_to_string("/definitely/not/a/template.html")?;
+            Ok(page)
+        },
+    );
+    let client = app.test_client();
+    let resp = client.get("/missing").send();
+    assert_eq!(
+        (resp.status(), resp.text()),
+        (StatusCode::NOT_FOUND, "no /missing".into())
+    );
+    let resp = client.get("/gone").send();
+    assert_eq!(resp.status(), 500, "the handler's own failure");
+    assert!(resp.text().contains("Internal Server Error"));
+}
+
+/// The error path runs the app's own code too (error pages, headers given with an error);
+/// a panic there is a 500 for that request, and the loop goes on.
+#[test]
+fn a_panic_while_answering_an_error_is_a_500_and_the_server_goes_on() {
+    let mut app = App::new();
+    app.get("/bad-header", |_: &Request| {
+        Err::<&str, _>(abort(401).with_header("Not A Token", "x"))
+    });
+    app.get("/", |_: &Request| "fine");
+    let server = TestServer::start(app);
+    let resp = roundtrip(&server, b"GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.status, 500);
+    let resp = roundtrip(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.text(), "fine");
+}
+
+#[test]
 fn url_for_and_trailing_slashes() {
     fn user(req: &Request) -> Result<String, HttpError> {
         Ok(format!("user {}", req.param::<u32>("id")?))
@@ -234,16 +352,16 @@ fn redirects_cookies_and_responses() {
             Cookie::new("theme", "dark")
                 .http_only(true)
                 .same_site(SameSite::Strict),
-        );
-        resp
+        )?;
+        Ok::<_, HttpError>(resp)
     });
     app.get("/read", |req: &Request| {
         req.cookie("theme").unwrap_or("none").to_owned()
     });
     app.get("/unset", |_: &Request| {
         let mut resp = Response::text("unset");
-        resp.delete_cookie("theme");
-        resp
+        resp.delete_cookie("theme")?;
+        Ok::<_, HttpError>(resp)
     });
     app.get("/tuple", |_: &Request| {
         (StatusCode::CREATED, [("X-Id", "7")], "made").into_response()
@@ -305,7 +423,7 @@ fn the_test_client_matches_a_real_socket() {
         app.get("/items/<int:id>", |req: &Request| {
             let id: u32 = req.param("id")?;
             let mut resp = Response::text(format!("item {id}")).with_header("X-Id", id.to_string());
-            resp.set_cookie(Cookie::new("seen", id.to_string()));
+            resp.set_cookie(Cookie::new("seen", id.to_string()))?;
             Ok::<_, HttpError>(resp)
         });
         app.post("/echo", |req: &Request| Response::new(req.body().to_vec()));

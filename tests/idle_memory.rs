@@ -54,6 +54,14 @@ unsafe impl GlobalAlloc for LiveBytes {
 #[global_allocator]
 static GLOBAL: LiveBytes = LiveBytes;
 
+/// The tests share one counter, so they run one at a time: a server thread of one freeing
+/// memory while the other counts would make either fail.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const CONNECTIONS: usize = 40;
 const UPLOAD: usize = 32 * 1024;
 /// Larger than loopback's socket buffers can take at once, so some of it waits in the
@@ -90,6 +98,7 @@ fn settled() -> isize {
 
 #[test]
 fn idle_connections_give_their_buffers_back() {
+    let _alone = one_at_a_time();
     let server = app().bind("127.0.0.1:0").unwrap();
     let addr = server.local_addr().tcp().unwrap();
     let stop = server.shutdown_handle();
@@ -154,6 +163,7 @@ fn idle_connections_give_their_buffers_back() {
 
 #[test]
 fn the_live_count_sees_held_memory() {
+    let _alone = one_at_a_time();
     // The counter must move when the server thread holds memory, or the test above
     // could not fail.
     COUNTED.with(|c| c.set(true));

@@ -35,6 +35,20 @@ fn app(secret: Option<&str>) -> App {
         req.flash_with("error", "but one thing failed");
         redirect("/show")
     });
+    app.post("/login", |req: &Request| {
+        // Flask's habit: hold the session, flash, read the flashes, go on with the session.
+        let mut session = req.session();
+        session.insert("user", "ada");
+        req.flash("logged in");
+        let second = req.session();
+        let shown = format!(
+            "{:?} {:?}",
+            second.get::<String>("user"),
+            req.get_flashed_messages()
+        );
+        session.insert("visits", 1);
+        shown
+    });
     app.get("/show", |req: &Request| {
         format!("{:?}", req.get_flashed_messages())
     });
@@ -144,6 +158,17 @@ fn flashed_messages_show_once_after_a_redirect() {
 }
 
 #[test]
+fn holding_the_session_while_flashing_is_fine() {
+    let app = app(Some("s3cret"));
+    let client = app.test_client();
+    let resp = client.post("/login").send();
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_eq!(resp.text(), r#"Some("ada") [("message", "logged in")]"#);
+    assert_eq!(client.get("/peek").send().text(), "None");
+    assert_eq!(client.get("/show").send().text(), "[]", "taken already");
+}
+
+#[test]
 fn over_a_socket() {
     let server = TestServer::start(app(Some("s3cret")));
     let resp = roundtrip(&server, b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -154,4 +179,29 @@ fn over_a_socket() {
         format!("GET /count HTTP/1.1\r\nHost: x\r\nCookie: {pair}\r\n\r\n").as_bytes(),
     );
     assert_eq!(resp.text(), "2");
+}
+
+#[test]
+fn an_app_that_keeps_sessions_does_not_start_without_a_secret_key() {
+    let mut declared = app(None);
+    declared.sessions();
+    let err = declared.bind("127.0.0.1:0").err().expect("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("secret_key"), "{err}");
+
+    let err = app(Some("")).bind("127.0.0.1:0").err().expect("refused");
+    assert!(err.to_string().contains("secret_key"), "{err}");
+
+    let mut misnamed = app(Some("s3cret"));
+    misnamed.config_mut().session_cookie_name = "my session".into();
+    let err = misnamed.bind("127.0.0.1:0").err().expect("refused");
+    assert!(err.to_string().contains("session_cookie_name"), "{err}");
+
+    let mut ready = app(Some("s3cret"));
+    ready.sessions();
+    let server = TestServer::start(ready);
+    let resp = roundtrip(&server, b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.text(), "1");
+    // An app that never declared sessions still starts without a key.
+    TestServer::start(app(None));
 }

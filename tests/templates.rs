@@ -93,8 +93,8 @@ fn inheritance_escaping_and_globals() {
     );
     assert_eq!(
         resp.text(),
-        "<title>T &amp; C</title><p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>\
-         <a href=\"&#x2f;users&#x2f;7?tab=a+b\">u</a> &#x2f;page find me &#x2f;page"
+        "<title>T &amp; C</title><p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\
+         <a href=\"/users/7?tab=a+b\">u</a> /page find me /page"
     );
     // Only HTML is escaped.
     assert_eq!(client.get("/note").send().text(), "<raw>");
@@ -152,4 +152,27 @@ fn string_templates_work_without_a_folder() {
     let client = app.test_client();
     assert_eq!(client.get("/").send().text(), "3 GET");
     assert_eq!(client.get("/file").send().status(), 500);
+}
+
+#[test]
+fn debug_mode_reloads_changed_templates_and_production_caches_them() {
+    let folder = Folder::new("reload");
+    for debug in [true, false] {
+        std::fs::write(folder.0.join("templates/note.txt"), "first {{ message }}").unwrap();
+        let mut app = folder.app();
+        app.debug(debug);
+        let client = app.test_client();
+        assert_eq!(client.get("/note").send().text(), "first <raw>");
+        std::fs::write(
+            folder.0.join("templates/note.txt"),
+            "second, longer {{ message }}",
+        )
+        .unwrap();
+        let expected = if debug {
+            "second, longer <raw>"
+        } else {
+            "first <raw>"
+        };
+        assert_eq!(client.get("/note").send().text(), expected, "debug {debug}");
+    }
 }

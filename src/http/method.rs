@@ -125,6 +125,20 @@ impl PartialEq<&str> for Method {
     }
 }
 
+/// `req.method() == Method::POST`, as Flask code writes `request.method == "POST"`.
+impl PartialEq<Method> for &Method {
+    fn eq(&self, other: &Method) -> bool {
+        **self == *other
+    }
+}
+
+/// `Method::POST == req.method()`.
+impl PartialEq<&Method> for Method {
+    fn eq(&self, other: &&Method) -> bool {
+        *self == **other
+    }
+}
+
 /// A set of methods: the standard ones as bits, extensions listed.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct MethodSet {

@@ -2,7 +2,6 @@
 //! (before-request hooks → view → error handlers → after-request hooks → teardown).
 //! No IO happens here: the server and the test client hand it a parsed request.
 
-use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::config::Config;
@@ -13,207 +12,13 @@ use crate::server::{Incoming, ListenAddr, Reply, Server, Service, ToListenAddrs}
 use crate::web::blocking::{self, Blocking};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
+use crate::web::fault;
 use crate::web::request::Request;
-use crate::web::responder::{IntoResponse, Responder, redirect_with};
+use crate::web::responder::{Responder, redirect_with};
 use crate::web::router::{Routed, Router, Rule, UrlBuildError};
-
-/// A view: what a rule dispatches to. It writes its response in place (see [`App::handle`]).
-pub(crate) type View =
-    Box<dyn Fn(&Request<'_>, &mut Response) -> Result<(), HttpError> + Send + Sync>;
-type BeforeHook = Box<dyn Fn(&Request<'_>) -> Result<Option<Response>, HttpError> + Send + Sync>;
-type AfterHook = Box<dyn Fn(&Request<'_>, &mut Response) + Send + Sync>;
-type TeardownHook = Box<dyn Fn(&Request<'_>, Option<&HttpError>) + Send + Sync>;
-type ErrorHandler = Box<dyn Fn(&Request<'_>, &HttpError) -> Response + Send + Sync>;
-
-/// Hooks and error handlers: what an app and a blueprint both have (Flask's `Scaffold`).
-#[derive(Default)]
-pub(crate) struct Scaffold {
-    pub(crate) before: Vec<BeforeHook>,
-    pub(crate) after: Vec<AfterHook>,
-    pub(crate) teardown: Vec<TeardownHook>,
-    pub(crate) errors: Vec<(StatusCode, ErrorHandler)>,
-    pub(crate) any_error: Option<ErrorHandler>,
-}
-
-impl Scaffold {
-    fn error_handler(&self, status: StatusCode) -> Option<&ErrorHandler> {
-        self.errors
-            .iter()
-            .find(|(s, _)| *s == status)
-            .map(|(_, h)| h)
-    }
-}
-
-/// What a `before_request` hook returns: `()` or `None` to go on, a response to answer
-/// with it instead of the view, or an error for the error handlers.
-pub trait BeforeRequest {
-    /// `Ok(None)` to continue, `Ok(Some(response))` to short-circuit.
-    fn into_before(self) -> Result<Option<Response>, HttpError>;
-}
-
-impl BeforeRequest for () {
-    fn into_before(self) -> Result<Option<Response>, HttpError> {
-        Ok(None)
-    }
-}
-
-impl<R: IntoResponse> BeforeRequest for Option<R> {
-    fn into_before(self) -> Result<Option<Response>, HttpError> {
-        Ok(self.map(IntoResponse::into_response))
-    }
-}
-
-impl<T: BeforeRequest, E: Into<HttpError>> BeforeRequest for Result<T, E> {
-    fn into_before(self) -> Result<Option<Response>, HttpError> {
-        self.map_err(Into::into)?.into_before()
-    }
-}
-
-/// Defines the methods an [`App`] and a [`Blueprint`] share: routes, hooks, error handlers.
-macro_rules! scaffold_methods {
-    () => {
-        /// Registers `view` for `rule` and `methods` (Flask's `@app.route(rule, methods=...)`).
-        ///
-        /// The endpoint is the function's name (for a closure: the rule text).
-        ///
-        /// # Panics
-        ///
-        /// If the rule is malformed, like Flask raising at import time.
-        pub fn route<F, R>(&mut self, rule: &str, methods: &[Method], view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.add_url_rule(rule, None, methods, view)
-        }
-
-        /// `GET` (and `HEAD`) on `rule`.
-        pub fn get<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.route(rule, &[Method::GET], view)
-        }
-
-        /// `POST` on `rule`.
-        pub fn post<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.route(rule, &[Method::POST], view)
-        }
-
-        /// `PUT` on `rule`.
-        pub fn put<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.route(rule, &[Method::PUT], view)
-        }
-
-        /// `DELETE` on `rule`.
-        pub fn delete<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.route(rule, &[Method::DELETE], view)
-        }
-
-        /// `PATCH` on `rule`.
-        pub fn patch<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: Responder,
-        {
-            self.route(rule, &[Method::PATCH], view)
-        }
-
-        /// Runs `hook` before each view; it may answer instead (return a response) or
-        /// fail with an [`HttpError`]. Return `()` or `None` to go on.
-        pub fn before_request<F, R>(&mut self, hook: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-            R: BeforeRequest,
-        {
-            self.scaffold
-                .before
-                .push(Box::new(move |req| hook(req).into_before()));
-            self
-        }
-
-        /// Runs `hook` on every response before it is sent; hooks run in reverse order of
-        /// registration, as in Flask.
-        pub fn after_request<F>(&mut self, hook: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>, &mut Response) + Send + Sync + 'static,
-        {
-            self.scaffold.after.push(Box::new(hook));
-            self
-        }
-
-        /// Runs `hook` after every request, even when it failed; it sees the error if any.
-        pub fn teardown_request<F>(&mut self, hook: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>, Option<&HttpError>) + Send + Sync + 'static,
-        {
-            self.scaffold.teardown.push(Box::new(hook));
-            self
-        }
-
-        /// Answers errors with `status` (from `abort`, routing, or a failed view) with
-        /// `handler`. A response the handler leaves at `200` gets the error's status.
-        pub fn errorhandler<F, R>(&mut self, status: impl Into<StatusCode>, handler: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
-            R: IntoResponse,
-        {
-            let status = status.into();
-            self.scaffold.errors.retain(|(s, _)| *s != status);
-            self.scaffold.errors.push((
-                status,
-                Box::new(move |req, err| handler(req, err).into_response()),
-            ));
-            self
-        }
-
-        /// Answers every error that has no handler for its own status.
-        pub fn errorhandler_any<F, R>(&mut self, handler: F) -> &mut Self
-        where
-            F: Fn(&Request<'_>, &HttpError) -> R + Send + Sync + 'static,
-            R: IntoResponse,
-        {
-            self.scaffold.any_error =
-                Some(Box::new(move |req, err| handler(req, err).into_response()));
-            self
-        }
-    };
-}
-pub(crate) use scaffold_methods;
-
-/// Wraps a typed view into the boxed form the router dispatches to.
-pub(crate) fn boxed_view<F, R>(view: F) -> View
-where
-    F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-    R: Responder,
-{
-    Box::new(move |req, response| {
-        *response = view(req).into_outcome()?;
-        Ok(())
-    })
-}
-
-/// The endpoint name Flask would give: the function's name; for closures, the rule.
-pub(crate) fn default_endpoint<F>(rule: &str) -> String {
-    let name = std::any::type_name::<F>();
-    if name.contains("{{closure}}") || name.contains('<') {
-        return rule.to_owned();
-    }
-    name.rsplit("::").next().unwrap_or(rule).to_owned()
-}
+use crate::web::scaffold::{
+    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
+};
 
 struct ViewEntry {
     view: View,
@@ -265,6 +70,14 @@ pub struct App {
     any_special: bool,
     #[cfg(feature = "templates")]
     pub(crate) templates: Option<crate::web::templates::Templates>,
+    /// Where relative folders and files are found (`App::root_path`); empty for the
+    /// working directory.
+    root: std::path::PathBuf,
+    /// What views share, by type (`App::state`).
+    pub(crate) states: crate::web::state::States,
+    /// Declared by [`App::sessions`]: a missing secret key is then a start-up error.
+    #[cfg(feature = "sessions")]
+    pub(crate) keeps_sessions: bool,
 }
 
 impl Default for App {
@@ -277,7 +90,10 @@ impl App {
     /// An app with no routes and the default [`Config`].
     pub fn new() -> App {
         App {
-            config: Config::default(),
+            config: Config {
+                debug: crate::web::debug::debug_from_env(),
+                ..Config::default()
+            },
             router: Default::default(),
             views: Vec::new(),
             scaffold: Scaffold::default(),
@@ -285,12 +101,18 @@ impl App {
             any_special: false,
             #[cfg(feature = "templates")]
             templates: None,
+            root: std::path::PathBuf::new(),
+            states: Default::default(),
+            #[cfg(feature = "sessions")]
+            keeps_sessions: false,
         }
     }
 
     /// Replaces the configuration.
     pub fn with_config(mut self, config: Config) -> App {
         self.config = config;
+        #[cfg(feature = "templates")]
+        self.sync_template_reload();
         self
     }
 
@@ -386,8 +208,34 @@ impl App {
 
     scaffold_methods!();
 
+    /// Sets the directory that relative paths are resolved against (Flask's
+    /// `root_path`): the static and template folders, and the paths given to
+    /// [`send_file`](crate::send_file) and [`send_from_directory`](crate::send_from_directory).
+    /// By default they are relative to the working directory. Folders registered before
+    /// or after this call resolve the same way.
+    ///
+    /// ```no_run
+    /// use carafe::App;
+    /// let mut app = App::new();
+    /// // Wherever the binary is started from, find the folders beside the crate.
+    /// app.root_path(env!("CARGO_MANIFEST_DIR"));
+    /// app.static_folder("static");
+    /// ```
+    pub fn root_path(&mut self, path: impl Into<std::path::PathBuf>) -> &mut App {
+        self.root = path.into();
+        #[cfg(feature = "templates")]
+        self.load_templates();
+        self
+    }
+
+    /// The root path set with [`App::root_path`]; empty (the working directory) if none.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// Serves the files under `directory` at `/static/<path:filename>`, endpoint `static`
     /// (Flask's `static_folder`), through [`send_from_directory`](crate::send_from_directory).
+    /// A relative `directory` is relative to the [root path](App::root_path).
     pub fn static_folder(&mut self, directory: impl Into<std::path::PathBuf>) -> &mut App {
         self.static_folder_at("/static", directory)
     }
@@ -458,6 +306,7 @@ impl App {
     ///
     /// Bind errors (address in use, permission denied) are returned, naming the address.
     pub fn run(self, addr: impl ToListenAddrs) -> std::io::Result<()> {
+        let debug = self.config.debug;
         let server = self.bind(addr)?;
         #[cfg(feature = "signals")]
         server.shutdown_on_signals()?;
@@ -467,13 +316,29 @@ impl App {
             }
             unix => eprintln!(" * Running on {unix} (Press CTRL+C to quit)"),
         }
+        if debug {
+            eprintln!("{}", crate::web::debug::BANNER);
+        }
         server.run()
     }
 
     /// Binds `addr` and returns the server without running it: read
     /// [`Server::local_addr`] (port 0 picks a free port), take a
     /// [`Server::shutdown_handle`], then call [`Server::run`].
-    pub fn bind(self, addr: impl ToListenAddrs) -> std::io::Result<Server> {
+    ///
+    /// A misconfiguration is refused here, once, rather than failing request after
+    /// request: an empty secret key, or none for an app that keeps sessions (see
+    /// `App::sessions`), is an `InvalidInput` error naming `secret_key`.
+    pub fn bind(
+        #[allow(unused_mut)] mut self,
+        addr: impl ToListenAddrs,
+    ) -> std::io::Result<Server> {
+        #[cfg(feature = "sessions")]
+        self.check_sessions()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        fault::watch_panics(self.config.debug);
+        #[cfg(feature = "templates")]
+        self.sync_template_reload();
         Server::bind(self, addr)
     }
 
@@ -569,47 +434,41 @@ impl App {
         let outer = &self.scaffold;
 
         let mut error = None;
-        // One guard around the whole chain: a panic anywhere in it costs a 500.
-        guarded_response(req, response, |response| {
-            let outcome = (|| {
-                if !before {
-                    return routed.map(|_| ());
+        // One guard around the hooks and the view: a panic there is a 500 that goes to
+        // the error handlers like any other, as an exception does in Flask.
+        let outcome = guarded(|| {
+            if !before {
+                return routed.map(|_| ());
+            }
+            for hook in &outer.before {
+                if let Some(resp) = hook(req)? {
+                    *response = resp;
+                    return Ok(());
                 }
-                for hook in &outer.before {
+            }
+            if let Some(scaffold) = inner {
+                for hook in &scaffold.before {
                     if let Some(resp) = hook(req)? {
                         *response = resp;
                         return Ok(());
                     }
                 }
-                if let Some(scaffold) = inner {
-                    for hook in &scaffold.before {
-                        if let Some(resp) = hook(req)? {
-                            *response = resp;
-                            return Ok(());
-                        }
-                    }
-                }
-                match (routed?, req.rule) {
-                    (Answered::Yes, _) => Ok(()),
-                    (Answered::No, Some(rule)) => {
-                        (self.views[self.router.rule(rule).target].view)(req, response)
-                    }
-                    (Answered::No, None) => Err(abort(StatusCode::NOT_FOUND)),
-                }
-            })();
-            if let Err(mut err) = outcome {
-                *response = self.handle_error(req, inner, &mut err);
-                error = Some(err);
             }
-            if let Some(scaffold) = inner {
-                for hook in scaffold.after.iter().rev() {
-                    hook(req, response);
+            match (routed?, req.rule) {
+                (Answered::Yes, _) => Ok(()),
+                (Answered::No, Some(rule)) => {
+                    (self.views[self.router.rule(rule).target].view)(req, response)
                 }
-            }
-            for hook in outer.after.iter().rev() {
-                hook(req, response);
+                (Answered::No, None) => Err(abort(StatusCode::NOT_FOUND)),
             }
         });
+        if let Err(mut err) = outcome {
+            *response = self.answer_error(req, inner, &mut err);
+            error = Some(err);
+        }
+        if !outer.after.is_empty() || inner.is_some_and(|s| !s.after.is_empty()) {
+            self.run_after_hooks(req, inner, response);
+        }
         // Exclusive again once the chain is done: the session is reached without a
         // `RefCell` borrow.
         #[cfg(feature = "sessions")]
@@ -622,14 +481,43 @@ impl App {
         }
     }
 
+    /// Runs the after-request hooks, innermost scope first, in reverse order of
+    /// registration; a panic in one is a 500 (whose cause is reported).
+    #[inline(never)]
+    fn run_after_hooks(
+        &self,
+        req: &Request<'_>,
+        inner: Option<&Scaffold>,
+        response: &mut Response,
+    ) {
+        let ran = guarded(|| {
+            if let Some(scaffold) = inner {
+                for hook in scaffold.after.iter().rev() {
+                    hook(req, response);
+                }
+            }
+            for hook in self.scaffold.after.iter().rev() {
+                hook(req, response);
+            }
+            Ok(())
+        });
+        if let Err(err) = ran {
+            fault::report(req, &err);
+            *response = self.error_page(req, &err);
+        }
+    }
+
     /// Runs the teardown hooks, innermost scope first, each under its own guard.
     fn teardown(&self, req: &Request<'_>, inner: Option<&Scaffold>, error: Option<&HttpError>) {
         for scaffold in [inner, Some(&self.scaffold)].into_iter().flatten() {
             for hook in scaffold.teardown.iter().rev() {
-                let _ = guarded(req, || {
+                let ran = guarded(|| {
                     hook(req, error);
                     Ok(())
                 });
+                if let Err(err) = ran {
+                    fault::report(req, &err);
+                }
             }
         }
     }
@@ -683,6 +571,25 @@ impl App {
         }
     }
 
+    /// [`App::handle_error`] under a guard of its own: the error path runs code too (an
+    /// error's headers, the pages), and a panic there must cost one 500, not the loop.
+    #[cold]
+    fn answer_error(
+        &self,
+        req: &Request<'_>,
+        inner: Option<&Scaffold>,
+        err: &mut HttpError,
+    ) -> Response {
+        match catch_unwind(AssertUnwindSafe(|| self.handle_error(req, inner, err))) {
+            Ok(response) => response,
+            Err(panic) => {
+                fault::report(req, &fault::panic_error(&*panic));
+                // Constant headers only: this page cannot fail.
+                abort(StatusCode::INTERNAL_SERVER_ERROR).to_response()
+            }
+        }
+    }
+
     fn handle_error(
         &self,
         req: &Request<'_>,
@@ -692,12 +599,10 @@ impl App {
         if let Some(resp) = err.take_response() {
             return resp;
         }
-        if err.status() == StatusCode::INTERNAL_SERVER_ERROR
-            && let Some(source) = err.source()
-        {
-            log::error!("{} {}: {source}", req.method(), req.path());
-        }
         let status = err.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            fault::report(req, err);
+        }
         let scopes = [inner, Some(&self.scaffold)];
         let scopes = scopes.iter().flatten();
         let handler = scopes
@@ -705,10 +610,10 @@ impl App {
             .find_map(|s| s.error_handler(status))
             .or_else(|| scopes.clone().find_map(|s| s.any_error.as_ref()));
         let Some(handler) = handler else {
-            return err.to_response();
+            return self.error_page(req, err);
         };
         let err: &HttpError = err;
-        match guarded(req, || Ok(handler(req, err))) {
+        match guarded(|| handler(req, err)) {
             Ok(mut resp) => {
                 if resp.status() == StatusCode::OK {
                     resp.set_status(status);
@@ -720,7 +625,14 @@ impl App {
                 }
                 resp
             }
-            Err(failed) => failed.to_response(),
+            Err(failed) => {
+                // The handler's own failure is reported; the original error already was
+                // if it was a 500.
+                if failed.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                    fault::report(req, &failed);
+                }
+                self.error_page(req, &failed)
+            }
         }
     }
 }
@@ -767,29 +679,11 @@ impl Service for App {
 }
 
 /// Runs user code, turning a panic into a 500 for this request only.
-fn guarded<T>(req: &Request<'_>, f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        log_panic(req, &*panic);
-        Err(abort(StatusCode::INTERNAL_SERVER_ERROR))
-    })
-}
-
-#[cold]
-fn log_panic(req: &Request<'_>, panic: &(dyn Any + Send)) {
-    log::error!(
-        "panic while handling {} {}: {}",
-        req.method(),
-        req.path(),
-        panic_message(panic)
-    );
-}
-
-/// [`guarded`] for the whole chain, which always leaves a response in `response`.
 #[inline(always)]
-fn guarded_response(req: &Request<'_>, response: &mut Response, f: impl FnOnce(&mut Response)) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(response))) {
-        log_panic(req, &*panic);
-        *response = abort(StatusCode::INTERNAL_SERVER_ERROR).to_response();
+fn guarded<T>(f: impl FnOnce() -> Result<T, HttpError>) -> Result<T, HttpError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(outcome) => outcome,
+        Err(panic) => Err(fault::panic_error(&*panic)),
     }
 }
 
@@ -797,12 +691,4 @@ fn guarded_response(req: &Request<'_>, response: &mut Response, f: impl FnOnce(&
 enum Answered {
     Yes,
     No,
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic payload)")
 }

@@ -11,11 +11,12 @@ use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
 use crate::server::{BlockingJob, PeerAddr};
-use crate::web::app::{App, default_endpoint};
+use crate::web::app::App;
 use crate::web::blueprint::Blueprint;
 use crate::web::request::Request;
 use crate::web::responder::Responder;
 use crate::web::router::Params;
+use crate::web::scaffold::default_endpoint;
 
 /// Registers views that run on the blocking pool instead of the event loop
 /// (from [`App::blocking`] or [`Blueprint::blocking`]).
@@ -73,7 +74,7 @@ macro_rules! blocking_methods {
                     rule,
                     &endpoint,
                     methods,
-                    crate::web::app::boxed_view(view),
+                    crate::web::scaffold::boxed_view(view),
                     crate::web::app::ViewKind::Blocking,
                 );
                 self

@@ -3,13 +3,14 @@
 use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::web::app::{
-    BeforeRequest, Scaffold, View, ViewKind, boxed_view, default_endpoint, scaffold_methods,
-};
+use crate::web::app::ViewKind;
 use crate::web::blocking::Blocking;
 use crate::web::error::HttpError;
 use crate::web::request::Request;
-use crate::web::responder::{IntoResponse, Responder};
+use crate::web::responder::Responder;
+use crate::web::scaffold::{
+    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
+};
 
 /// A set of routes registered on an app later, under a prefix (Flask's `Blueprint`).
 ///

@@ -1,5 +1,11 @@
 //! Cookies: reading the `Cookie` header and writing `Set-Cookie` (RFC 6265).
+//!
+//! Values are written as Werkzeug's `dump_cookie` writes them: bare when every byte is a
+//! `cookie-octet` (RFC 6265 §4.1.1), otherwise in double quotes with `"` and `\`
+//! backslash-escaped and `,`, `;`, controls and non-ASCII bytes as `\ooo` octal escapes.
+//! Reading undoes both, so any string a view sets comes back unchanged.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,11 +38,16 @@ pub enum SameSite {
 ///         .http_only(true)
 ///         .secure(true)
 ///         .same_site(SameSite::Lax),
-/// );
+/// )?;
 /// assert_eq!(
 ///     resp.header("Set-Cookie"),
 ///     Some("theme=dark; Max-Age=3600; Path=/; Secure; HttpOnly; SameSite=Lax")
 /// );
+/// // Any value can be set: one a cookie cannot carry bare is quoted, as Flask does.
+/// let mut resp = Response::text("hi");
+/// resp.set_cookie(Cookie::new("username", "the username"))?;
+/// assert_eq!(resp.header("Set-Cookie"), Some("username=\"the username\"; Path=/"));
+/// # Ok::<(), carafe::CookieError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cookie {
@@ -54,23 +65,14 @@ pub struct Cookie {
 impl Cookie {
     /// A cookie for path `/`, living as long as the browser session.
     ///
-    /// # Panics
-    ///
-    /// If the name is not a token or the value holds characters a cookie cannot carry
-    /// (space, `"`, `,`, `;`, `\`, controls): encode such values first.
+    /// Any value is accepted: one with characters a cookie cannot carry bare (a space,
+    /// `"`, `,`, `;`, `\`, controls, non-ASCII) is quoted and escaped when it is set,
+    /// and [`Request::cookie`] gives back the original. The name is checked by
+    /// [`Response::set_cookie`].
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Cookie {
-        let (name, value) = (name.into(), value.into());
-        assert!(
-            !name.is_empty() && name.bytes().all(crate::http::method::is_tchar),
-            "invalid cookie name {name:?}"
-        );
-        assert!(
-            value.bytes().all(is_cookie_octet),
-            "invalid character in cookie {name}'s value"
-        );
         Cookie {
-            name,
-            value,
+            name: name.into(),
+            value: value.into(),
             max_age: None,
             expires: None,
             path: Some("/".to_owned()),
@@ -134,23 +136,116 @@ impl Cookie {
     }
 }
 
-/// `cookie-octet` of RFC 6265 §4.1.1.
+/// `cookie-octet` of RFC 6265 §4.1.1: what a value may hold without quotes.
 fn is_cookie_octet(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
 }
 
-/// Attribute values must not end the header or the attribute early.
-fn check_attribute(value: &str) {
-    assert!(
-        !value.bytes().any(|b| b == b';' || b.is_ascii_control()),
-        "invalid cookie attribute value {value:?}"
-    );
+/// The value as it goes on the wire: bare if it can be, else quoted and escaped the way
+/// Werkzeug's `_cookie_quote` does (a space stays as it is inside the quotes).
+fn quote_value(value: &str) -> Cow<'_, str> {
+    if value.bytes().all(is_cookie_octet) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    out.push('"');
+    for &b in value.as_bytes() {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            b' ' => out.push(' '),
+            _ if is_cookie_octet(b) => out.push(b as char),
+            _ => {
+                out.push('\\');
+                for shift in [6, 3, 0] {
+                    out.push(char::from(b'0' + (b >> shift & 7)));
+                }
+            }
+        }
+    }
+    out.push('"');
+    Cow::Owned(out)
+}
+
+/// The inverse of [`quote_value`]: a value in double quotes loses them and its escapes
+/// (`\ooo` is a byte, `\c` is `c`); bytes that are not UTF-8 become U+FFFD, as in
+/// Werkzeug's `parse_cookie`. Any other value is taken as it is.
+fn unquote_value(value: &str) -> Cow<'_, str> {
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return Cow::Borrowed(value);
+    };
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    let bytes = inner.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' || i + 1 == bytes.len() {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let octal = bytes.get(i + 1..i + 4).filter(|d| {
+            matches!(d[0], b'0'..=b'3') && d[1..].iter().all(|c| matches!(c, b'0'..=b'7'))
+        });
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i + 1]);
+                i += 2;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A cookie that cannot be written into a `Set-Cookie` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieError(String);
+
+impl fmt::Display for CookieError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CookieError {}
+
+impl Cookie {
+    /// Whether the header can carry this cookie: the name must be a token (RFC 6265
+    /// §4.1.1), and the path and domain must not end the header or the attribute early.
+    fn check(&self) -> Result<(), CookieError> {
+        if self.name.is_empty() || !self.name.bytes().all(crate::http::method::is_tchar) {
+            return Err(CookieError(format!(
+                "invalid cookie name {:?}: a name is a token (letters, digits, !#$%&'*+-.^_`|~)",
+                self.name
+            )));
+        }
+        for (attribute, value) in [("Path", &self.path), ("Domain", &self.domain)] {
+            if let Some(value) = value
+                && value.bytes().any(|b| b == b';' || b.is_ascii_control())
+            {
+                return Err(CookieError(format!(
+                    "invalid {attribute} {value:?} for cookie {}: ';' and control characters \
+                     cannot be sent",
+                    self.name
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Cookie {
     /// The `Set-Cookie` header value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name, self.value)?;
+        write!(f, "{}={}", self.name, quote_value(&self.value))?;
         if let Some(when) = self.expires {
             let secs = when
                 .duration_since(UNIX_EPOCH)
@@ -185,40 +280,46 @@ impl fmt::Display for Cookie {
 }
 
 impl Response {
-    /// Adds a `Set-Cookie` header.
+    /// Adds a `Set-Cookie` header (Flask's `set_cookie`).
     ///
-    /// # Panics
-    ///
-    /// If the path or domain hold `;` or control characters.
-    pub fn set_cookie(&mut self, cookie: Cookie) {
-        for value in [&cookie.path, &cookie.domain].into_iter().flatten() {
-            check_attribute(value);
-        }
+    /// Fails, leaving the response unchanged, if the name is not a token or the path or
+    /// domain hold `;` or control characters; `?` turns that into a 500 whose cause is
+    /// reported. Every value can be set.
+    pub fn set_cookie(&mut self, cookie: Cookie) -> Result<(), CookieError> {
+        cookie.check()?;
         self.append_header("Set-Cookie", cookie.to_string());
+        Ok(())
     }
 
     /// Tells the browser to drop a cookie set for path `/` (Flask's `delete_cookie`).
-    pub fn delete_cookie(&mut self, name: &str) {
+    ///
+    /// Fails, as [`Response::set_cookie`], if `name` is not a token.
+    pub fn delete_cookie(&mut self, name: &str) -> Result<(), CookieError> {
         self.set_cookie(
             Cookie::new(name, "")
                 .expires(UNIX_EPOCH)
                 .max_age(Duration::ZERO),
-        );
+        )
     }
 }
 
-/// The pairs of a `Cookie` header: `a=1; b="two"`.
-pub(crate) fn parse_cookie_header(header: &str) -> impl Iterator<Item = (&str, &str)> {
+/// The pairs of a `Cookie` header: `a=1; b="two"`, values unquoted and unescaped.
+pub(crate) fn parse_cookie_header(header: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
     header.split(';').filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         let name = name.trim();
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        (!name.is_empty()).then_some((name, value))
+        (!name.is_empty()).then(|| (name, unquote_value(value.trim())))
     })
+}
+
+/// One cookie's value as a `Cookie` header carries it (for the test client's jar).
+pub(crate) fn wire_value(value: &str) -> Cow<'_, str> {
+    quote_value(value)
+}
+
+/// One cookie's value from its wire form (for the test client's jar).
+pub(crate) fn plain_value(value: &str) -> Cow<'_, str> {
+    unquote_value(value)
 }
 
 impl Request<'_> {
@@ -243,8 +344,13 @@ mod tests {
 
     #[test]
     fn parses_cookie_headers() {
-        let pairs: Vec<_> = parse_cookie_header(r#"a=1; b="two"; junk; =x; c=3=3"#).collect();
-        assert_eq!(pairs, [("a", "1"), ("b", "two"), ("c", "3=3")]);
+        let pairs: Vec<_> = parse_cookie_header(r#"a=1; b="two"; junk; =x; c=3=3"#)
+            .map(|(n, v)| (n, v.into_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("a", "1".into()), ("b", "two".into()), ("c", "3=3".into())]
+        );
     }
 
     #[test]
@@ -263,17 +369,59 @@ mod tests {
              Path=/app; Secure; HttpOnly; SameSite=Strict"
         );
         let mut resp = Response::new("");
-        resp.delete_cookie("id");
+        resp.delete_cookie("id").unwrap();
         assert_eq!(
             resp.header("set-cookie"),
             Some("id=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/")
         );
     }
 
+    /// What Werkzeug's `dump_cookie` writes for the same values.
     #[test]
-    #[should_panic(expected = "invalid character")]
-    fn refuses_values_that_break_the_header() {
-        Cookie::new("a", "x; Domain=evil.com");
+    fn quotes_values_as_werkzeug_does() {
+        for (value, wire) in [
+            ("dark", "dark"),
+            ("", ""),
+            ("the username", r#""the username""#),
+            ("a;b", r#""a\073b""#),
+            ("a,b", r#""a\054b""#),
+            ("x\"y", r#""x\"y""#),
+            ("x\\y", r#""x\\y""#),
+            ("é", r#""\303\251""#),
+            ("\r\n\0", r#""\015\012\000""#),
+            ("<a=/x?y=[1]>{}", "<a=/x?y=[1]>{}"),
+        ] {
+            assert_eq!(quote_value(value), wire, "{value:?}");
+            assert_eq!(unquote_value(wire), value, "{wire:?}");
+        }
+        // What other clients send: escapes of plain characters, and a stray backslash.
+        assert_eq!(unquote_value(r#""\a\""#), "a\\");
+        assert_eq!(unquote_value(r#""\377""#), "\u{fffd}");
+        assert_eq!(unquote_value("\""), "\"");
+    }
+
+    #[test]
+    fn refuses_only_what_the_header_cannot_carry() {
+        let mut resp = Response::new("");
+        for bad in [
+            Cookie::new("", "x"),
+            Cookie::new("a b", "x"),
+            Cookie::new("a;b", "x"),
+            Cookie::new("é", "x"),
+            Cookie::new("a", "x").domain("evil.com; Secure"),
+            Cookie::new("a", "x").path(Some("/\r\nX: y")),
+        ] {
+            let err = resp.set_cookie(bad.clone()).unwrap_err();
+            assert!(err.to_string().contains("invalid"), "{bad:?}: {err}");
+        }
+        assert!(resp.delete_cookie("a=b").is_err());
+        assert_eq!(resp.header("set-cookie"), None, "nothing was set");
+        resp.set_cookie(Cookie::new("a", "x; Domain=evil.com"))
+            .unwrap();
+        assert_eq!(
+            resp.header("set-cookie"),
+            Some(r#"a="x\073 Domain=evil.com"; Path=/"#)
+        );
     }
 
     #[test]

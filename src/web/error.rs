@@ -35,6 +35,9 @@ struct Inner {
     headers: Vec<(HeaderText, HeaderText)>,
     response: Option<Response>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Where the source was attached, for the debug page; taken only while an app in
+    /// debug mode is running (see `fault::capture_backtraces`).
+    backtrace: Option<std::backtrace::Backtrace>,
 }
 
 /// An [`HttpError`] with `status`, like Flask's `abort(404)`.
@@ -56,6 +59,7 @@ impl HttpError {
             headers: Vec::new(),
             response: None,
             source: None,
+            backtrace: None,
         }))
     }
 
@@ -70,6 +74,22 @@ impl HttpError {
     /// Replaces the standard description shown on the error page.
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
         self.0.message = Some(message.into());
+        self
+    }
+
+    /// Keeps `source` as the error's cause: reported (with a 500) and shown on the debug
+    /// page, never on the production error page.
+    ///
+    /// ```
+    /// let err = carafe::abort(503).with_source(std::io::Error::other("database down"));
+    /// assert_eq!(err.source().unwrap().to_string(), "database down");
+    /// ```
+    pub fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> HttpError {
+        self.0.source = Some(Box::new(source));
+        self.0.backtrace = crate::web::fault::backtrace();
         self
     }
 
@@ -106,6 +126,11 @@ impl HttpError {
         self.0.source.as_deref()
     }
 
+    /// Where the source was attached, in debug mode.
+    pub(crate) fn backtrace(&self) -> Option<&std::backtrace::Backtrace> {
+        self.0.backtrace.as_ref()
+    }
+
     /// Headers to send with the error response.
     pub(crate) fn headers(&self) -> &[(HeaderText, HeaderText)] {
         &self.0.headers
@@ -122,7 +147,7 @@ impl HttpError {
             "<!doctype html>\n<html lang=en>\n<title>{status} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
             status = self.0.status.as_u16(),
             reason = self.0.status.reason(),
-            description = crate::web::html::escape(self.description()),
+            description = crate::web::html::escape_str(self.description()),
         );
         let mut resp = Response::html(body).with_status(self.0.status);
         for (name, value) in &self.0.headers {
@@ -134,9 +159,7 @@ impl HttpError {
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for HttpError {
     fn from(err: E) -> HttpError {
-        let mut http = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR);
-        http.0.source = Some(Box::new(err));
-        http
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).with_source(err)
     }
 }
 

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use crate::http::response::Response;
+use crate::http::status::StatusCode;
 use crate::web::error::{HttpError, abort};
 use crate::web::request::Request;
 use crate::web::responder::IntoResponse;
@@ -31,7 +32,9 @@ impl<T: Serialize> IntoResponse for Json<T> {
             // A framework constant: the header check is skipped, as for `Response::text`.
             Ok(body) => Response::with_known_type(body, "application/json"),
             Err(e) => {
-                log::error!("could not serialise a JSON response: {e}");
+                crate::web::fault::report_plain(format_args!(
+                    "500 Internal Server Error: could not serialise a JSON response: {e}"
+                ));
                 abort(500).to_response()
             }
         }
@@ -103,8 +106,11 @@ impl<'a> Request<'a> {
     /// The body parsed as JSON (Flask's `request.get_json()`); borrowed types such as
     /// `&str` point into the request.
     ///
-    /// A 400 with a clear message if the `Content-Type` is not JSON or the body does not
-    /// parse as a `T`; never a panic.
+    /// Never a panic, and one consistent answer for an API's clients:
+    /// - a `Content-Type` that is not JSON, or a body that is not JSON at all
+    ///   (malformed, cut short): `400 Bad Request`;
+    /// - well-formed JSON that does not fit `T` (a missing or unknown field, a wrong
+    ///   type): `422 Unprocessable Content`, with serde's message.
     ///
     /// ```
     /// use carafe::{App, HttpError, Json, Request};
@@ -119,7 +125,9 @@ impl<'a> Request<'a> {
     /// let client = app.test_client();
     /// assert_eq!(client.post("/todos").json(&serde_json::json!({"title": "a"})).send().text(), "A");
     /// assert_eq!(client.post("/todos").body("{").header("Content-Type", "application/json").send().status(), 400);
-    /// assert_eq!(client.post("/todos").body("{}").send().status(), 400);
+    /// assert_eq!(client.post("/todos").body("{}").send().status(), 400); // not declared JSON
+    /// assert_eq!(client.post("/todos").json(&serde_json::json!({"title": 1})).send().status(), 422);
+    /// assert_eq!(client.post("/todos").json(&serde_json::json!({})).send().status(), 422);
     /// ```
     pub fn json<T: Deserialize<'a>>(&self) -> Result<T, HttpError> {
         if !self.is_json() {
@@ -127,8 +135,12 @@ impl<'a> Request<'a> {
                 "Did not attempt to load JSON data because the request Content-Type was not 'application/json'.",
             ));
         }
-        serde_json::from_slice(self.body())
-            .map_err(|e| abort(400).with_message(format!("Failed to decode JSON object: {e}")))
+        serde_json::from_slice(self.body()).map_err(|e| match e.classify() {
+            // serde_json's own split: the text was JSON, but not the shape asked for.
+            serde_json::error::Category::Data => abort(StatusCode::UNPROCESSABLE_CONTENT)
+                .with_message(format!("The JSON does not fit: {e}")),
+            _ => abort(400).with_message(format!("Failed to decode JSON object: {e}")),
+        })
     }
 }
 

@@ -8,9 +8,13 @@
 pub(crate) mod app;
 pub(crate) mod blocking;
 pub(crate) mod blueprint;
+#[cfg(feature = "templates")]
+pub mod context;
 pub(crate) mod converter;
 pub(crate) mod cookie;
+pub(crate) mod debug;
 pub(crate) mod error;
+pub(crate) mod fault;
 pub(crate) mod html;
 #[cfg(feature = "json")]
 pub(crate) mod json;
@@ -19,10 +23,12 @@ pub(crate) mod multipart;
 pub(crate) mod request;
 pub(crate) mod responder;
 pub(crate) mod router;
+pub(crate) mod scaffold;
 #[cfg(feature = "sessions")]
 pub(crate) mod session;
 #[cfg(feature = "socketio")]
 pub(crate) mod socketio;
+pub(crate) mod state;
 pub(crate) mod static_files;
 #[cfg(feature = "templates")]
 pub(crate) mod templates;

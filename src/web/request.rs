@@ -349,6 +349,11 @@ impl<'a> Request<'a> {
         Some(self.app.router.rule(self.rule?).endpoint.as_str())
     }
 
+    /// The text of the matched rule, e.g. `/users/<int:id>`.
+    pub(crate) fn rule_text(&self) -> Option<&str> {
+        Some(self.app.router.rule(self.rule?).text.as_str())
+    }
+
     pub(crate) fn blueprint_index(&self) -> Option<usize> {
         self.app
             .view_blueprint(self.app.router.rule(self.rule?).target)

@@ -20,6 +20,25 @@ use crate::web::error::HttpError;
 /// let resp = (201, String::from("made")).into_response();
 /// assert_eq!(resp.status(), 201);
 /// ```
+///
+/// A view may return `impl IntoResponse` (or `impl Responder`). Under edition 2024 such a
+/// return type captures every lifetime in the arguments, the request's included, and a
+/// view's response must not borrow the request; say it borrows nothing with `use<>`:
+///
+/// ```
+/// use carafe::{App, IntoResponse, Request};
+///
+/// fn index(_: &Request) -> impl IntoResponse + use<> {
+///     "Hello, World!"
+/// }
+///
+/// let mut app = App::new();
+/// app.get("/", index);
+/// assert_eq!(app.test_client().get("/").send().text(), "Hello, World!");
+/// ```
+///
+/// (The registration's bound could be written to accept the capturing form, but only by
+/// giving up the inference that lets a closure be written `|req| ...` without a type.)
 pub trait IntoResponse {
     /// Converts into a [`Response`].
     fn into_response(self) -> Response;
@@ -136,7 +155,7 @@ pub fn redirect_with(location: impl Into<HeaderText>, status: StatusCode) -> Res
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n\
          <p>You should be redirected automatically to the target URL: \
          <a href=\"{0}\">{0}</a>. If not, click the link.\n",
-        crate::web::html::escape(&location)
+        crate::web::html::escape_str(&location)
     );
     Response::html(body)
         .with_status(status)

@@ -388,10 +388,16 @@ impl Router {
     pub(crate) fn add(&mut self, rule: Rule) {
         let index = self.rules.len();
         self.slashed_rules |= rule.text.len() > 1 && rule.text.ends_with('/');
-        self.endpoints
-            .entry(rule.endpoint.clone())
-            .or_default()
-            .push(index);
+        let rules = &self.rules;
+        let built = self.endpoints.entry(rule.endpoint.clone()).or_default();
+        // Rules taking more variables are tried first when building, as Werkzeug sorts
+        // them, so `url_for` uses the rule that consumes the values it is given
+        // (`/hello/<name>` for `name=...`, `/hello/` without). Stable: ties keep their order.
+        let at = built
+            .iter()
+            .position(|&i| rules[i].names.len() < rule.names.len())
+            .unwrap_or(built.len());
+        built.insert(at, index);
         let group = if rule.is_static() {
             self.statics.entry(&rule.text)
         } else if let Some(first) = rule.static_first_segment() {
@@ -498,8 +504,9 @@ impl Router {
         all
     }
 
-    /// Builds a URL for `endpoint` (Flask's `url_for`): the first of its rules whose
-    /// variables are all given; values that are not variables become the query string.
+    /// Builds a URL for `endpoint` (Flask's `url_for`): of its rules, those with more
+    /// variables first, the first whose variables are all given and accepted; values that
+    /// are not variables become the query string.
     pub(crate) fn url_for(
         &self,
         endpoint: &str,

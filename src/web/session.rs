@@ -7,7 +7,7 @@
 //! that is tampered with, signed with another key, malformed or older than
 //! `permanent_session_lifetime` is simply an empty session.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -18,6 +18,7 @@ use sha2::Sha256;
 
 use crate::config::Config;
 use crate::http::response::Response;
+use crate::web::app::App;
 use crate::web::cookie::Cookie;
 use crate::web::request::Request;
 
@@ -32,6 +33,10 @@ const FLASHES: &str = "_flashes";
 
 /// The session of one request (Flask's `session`), from [`Request::session`].
 ///
+/// A handle, not a borrow: each call reaches the session for its own length only, so
+/// any number of handles may be held at once, across [`Request::flash`] and
+/// [`Request::get_flashed_messages`] too, and none of them can conflict.
+///
 /// ```
 /// use carafe::{App, Request};
 ///
@@ -41,14 +46,21 @@ const FLASHES: &str = "_flashes";
 ///     let mut session = req.session();
 ///     let visits = session.get::<u64>("visits").unwrap_or(0) + 1;
 ///     session.insert("visits", visits);
+///     req.flash("counted"); // while `session` is held
 ///     visits.to_string()
 /// });
 /// let client = app.test_client();
 /// assert_eq!(client.get("/count").send().text(), "1");
 /// assert_eq!(client.get("/count").send().text(), "2"); // the cookie came back
 /// ```
+pub struct Session<'r> {
+    /// Loaded before the handle is made (see `Request::session`).
+    slot: &'r RefCell<Option<SessionData>>,
+}
+
+/// What the session holds, loaded from the cookie on first use.
 #[derive(Debug, Default)]
-pub struct Session {
+struct SessionData {
     data: Map<String, Value>,
     modified: bool,
     /// Whether a secret key was configured: without one nothing can be stored.
@@ -57,53 +69,63 @@ pub struct Session {
     had_cookie: bool,
 }
 
-impl Session {
+impl Session<'_> {
     /// The value under `key`, deserialised; `None` if absent or of another shape.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.data.get(key).and_then(|v| T::deserialize(v).ok())
+        // Cloned out first: a `Deserialize` impl runs with the session free.
+        let value = self.read(|s| s.data.get(key).cloned())?;
+        T::deserialize(value).ok()
     }
 
     /// Stores `value` under `key`.
     ///
     /// # Panics
     ///
-    /// If the app has no secret key (Flask raises the same error); inside a handler
-    /// that panic is a 500 with the reason logged. Also if `value` cannot be represented
-    /// as JSON (a map with non-string keys).
+    /// If the app has no secret key (Flask raises the same error); inside a view that
+    /// panic is a 500 with the reason reported. Also if `value` cannot be
+    /// represented as JSON (a map with non-string keys).
     pub fn insert(&mut self, key: impl Into<String>, value: impl Serialize) {
-        self.require_signing();
+        require_signing(self.read(|s| s.signing));
+        // Serialised first: a `Serialize` impl runs with the session free.
         let value =
             serde_json::to_value(value).expect("session values must be representable as JSON");
-        self.data.insert(key.into(), value);
-        self.modified = true;
+        self.write(|session| {
+            session.data.insert(key.into(), value);
+            session.modified = true;
+        });
     }
 
     /// Removes and returns the value under `key`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let removed = self.data.remove(key);
-        self.modified |= removed.is_some();
-        removed
+        self.write(|session| {
+            let removed = session.data.remove(key);
+            session.modified |= removed.is_some();
+            removed
+        })
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.data.contains_key(key)
+        self.read(|s| s.data.contains_key(key))
     }
 
     /// Removes everything; the cookie is deleted.
     pub fn clear(&mut self) {
-        self.modified |= !self.data.is_empty();
-        self.data.clear();
+        self.write(|session| {
+            session.modified |= !session.data.is_empty();
+            session.data.clear();
+        });
     }
 
     /// Whether the session holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.read(|s| s.data.is_empty())
     }
 
-    /// The keys, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.data.keys().map(String::as_str)
+    /// The keys, in order (copied: the session stays free while they are used).
+    pub fn keys(&self) -> impl Iterator<Item = String> {
+        let keys: Vec<String> = self.read(|s| s.data.keys().cloned().collect());
+        keys.into_iter()
     }
 
     /// Whether the cookie outlives the browser session (for
@@ -120,44 +142,114 @@ impl Session {
             self.remove(PERMANENT);
         }
     }
+}
 
-    fn require_signing(&self) {
-        assert!(
-            self.signing,
-            "The session is unavailable because no secret key was set. \
-             Set config.secret_key (app.secret_key(...)) to a unique, secret value."
-        );
+impl Session<'_> {
+    /// Runs `f` on the session; no user code runs inside, so no two borrows can meet.
+    fn read<R>(&self, f: impl FnOnce(&SessionData) -> R) -> R {
+        match &*self.slot.borrow() {
+            Some(session) => f(session),
+            None => f(&SessionData::default()), // not reached: loaded before the handle
+        }
+    }
+
+    /// Like `read`, for changes.
+    fn write<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> R {
+        f(self
+            .slot
+            .borrow_mut()
+            .get_or_insert_with(SessionData::default))
+    }
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.read(|s| std::fmt::Debug::fmt(&s.data, f))
+    }
+}
+
+fn require_signing(signing: bool) {
+    assert!(
+        signing,
+        "The session is unavailable because no secret key was set. \
+         Set config.secret_key (app.secret_key(...)) to a unique, secret value."
+    );
+}
+
+impl App {
+    /// Declares that the app keeps sessions, so [`App::bind`] refuses to start without a
+    /// usable [`secret_key`](App::secret_key) instead of each request failing later.
+    ///
+    /// Whether a view or hook touches the session cannot be seen before it runs; this
+    /// says so up front. `bind` also refuses an empty secret key and a
+    /// `session_cookie_name` a cookie cannot carry, declared or not.
+    ///
+    /// ```
+    /// use carafe::App;
+    /// let mut app = App::new();
+    /// app.sessions();
+    /// let err = app.bind("127.0.0.1:0").err().unwrap();
+    /// assert!(err.to_string().contains("secret_key"));
+    /// ```
+    pub fn sessions(&mut self) -> &mut App {
+        self.keeps_sessions = true;
+        self
+    }
+
+    /// The start-up check of the session settings (see [`App::sessions`]).
+    pub(crate) fn check_sessions(&self) -> Result<(), String> {
+        let config = self.config();
+        let name = &config.session_cookie_name;
+        if name.is_empty() || !name.bytes().all(crate::http::method::is_tchar) {
+            return Err(format!(
+                "session_cookie_name {name:?} is not a valid cookie name (a token: letters, \
+                 digits, !#$%&'*+-.^_`|~)"
+            ));
+        }
+        match config.secret_key.as_deref() {
+            Some(key) if key.trim().is_empty() => Err(
+                "secret_key is empty: set it to a long random value (app.secret_key(...) or \
+                 CARAFE_SECRET_KEY with Config::from_env)"
+                    .to_owned(),
+            ),
+            None if self.keeps_sessions => Err(
+                "the app keeps sessions (App::sessions) but no secret_key is set: set it to a \
+                 long random value (app.secret_key(...) or CARAFE_SECRET_KEY with \
+                 Config::from_env)"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
 /// The per-request slot the session is loaded into on first use.
 #[derive(Debug, Default)]
 pub(crate) struct SessionSlot {
-    session: RefCell<Option<Session>>,
+    /// A `RefCell<Option<_>>` rather than a `OnceCell<RefCell<_>>`: the same, in 8 bytes
+    /// less of every request (an `UnsafeCell` hides the niche an `Option` would use).
+    session: RefCell<Option<SessionData>>,
 }
 
 impl<'a> Request<'a> {
     /// The session, loaded from its cookie the first time it is asked for (requests
     /// that never ask pay nothing). Changes are sent back as a signed cookie.
-    ///
-    /// # Panics
-    ///
-    /// If the session is already borrowed (two `session()` guards alive at once).
-    pub fn session(&self) -> RefMut<'_, Session> {
-        let mut slot = self.session.session.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(self.load_session());
+    pub fn session(&self) -> Session<'_> {
+        let slot = &self.session.session;
+        if slot.borrow().is_none() {
+            let loaded = self.load_session();
+            *slot.borrow_mut() = Some(loaded);
         }
-        RefMut::map(slot, |s| s.as_mut().expect("loaded just above"))
+        Session { slot }
     }
 
-    fn load_session(&self) -> Session {
+    fn load_session(&self) -> SessionData {
         let config = self.app().config();
         let Some(secret) = config.secret_key.as_deref() else {
-            return Session::default();
+            return SessionData::default();
         };
         let cookie = self.cookie(&config.session_cookie_name);
-        Session {
+        SessionData {
             data: cookie
                 .and_then(|value| unsign(secret.as_bytes(), value, config))
                 .unwrap_or_default(),
@@ -195,7 +287,7 @@ impl<'a> Request<'a> {
     /// After the dispatch chain: send the session back if it changed.
     #[inline(always)]
     pub(crate) fn save_session(&mut self, resp: &mut Response) {
-        let Some(session) = self.session.session.get_mut().as_ref() else {
+        let Some(session) = self.session.session.get_mut().as_mut() else {
             return; // never looked at
         };
         // The response depends on the cookie: caches must not share it across users.
@@ -207,7 +299,7 @@ impl<'a> Request<'a> {
         let name = config.session_cookie_name.clone();
         if session.data.is_empty() {
             if session.had_cookie {
-                resp.delete_cookie(&name);
+                report_cookie_error(resp.delete_cookie(&name));
             }
             return;
         }
@@ -219,10 +311,17 @@ impl<'a> Request<'a> {
             .http_only(true)
             .same_site(crate::web::cookie::SameSite::Lax)
             .secure(config.session_cookie_secure);
-        if session.permanent() {
+        if session.data.get(PERMANENT) == Some(&Value::Bool(true)) {
             cookie = cookie.max_age(config.permanent_session_lifetime);
         }
-        resp.set_cookie(cookie);
+        report_cookie_error(resp.set_cookie(cookie));
+    }
+}
+
+/// A session cookie the header cannot carry (a misconfigured `session_cookie_name`).
+fn report_cookie_error(result: Result<(), crate::web::cookie::CookieError>) {
+    if let Err(e) = result {
+        crate::web::fault::report_plain(format_args!("the session cookie was not sent: {e}"));
     }
 }
 

@@ -22,8 +22,9 @@ use crate::web::request::Request;
 /// `ETag` and `Last-Modified`, `304 Not Modified` for a matching conditional request,
 /// `206` for a single byte range and `416` for one that cannot be satisfied.
 ///
-/// A missing file (or a directory) is a 404. The path is used as given: to serve a
-/// name from a client, use [`send_from_directory`].
+/// A missing file (or a directory) is a 404. A relative path is relative to the app's
+/// [root path](crate::App::root_path), as in Flask. The path is used as given otherwise:
+/// to serve a name from a client, use [`send_from_directory`].
 ///
 /// ```no_run
 /// use carafe::{App, Request, send_file};
@@ -31,7 +32,8 @@ use crate::web::request::Request;
 /// app.get("/report", |req: &Request| send_file(req, "reports/latest.pdf"));
 /// ```
 pub fn send_file(req: &Request<'_>, path: impl AsRef<Path>) -> Result<Response, HttpError> {
-    let path = path.as_ref();
+    let path = req.app().root().join(path.as_ref());
+    let path = path.as_path();
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
@@ -104,7 +106,8 @@ pub fn send_file(req: &Request<'_>, path: impl AsRef<Path>) -> Result<Response, 
     Ok(resp)
 }
 
-/// Sends `filename` from inside `directory` (Flask's `send_from_directory`): a name that
+/// Sends `filename` from inside `directory` (Flask's `send_from_directory`; a relative
+/// directory is relative to the app's [root path](crate::App::root_path)): a name that
 /// would leave the directory (`..`, an absolute path, a backslash, a NUL, or a symbolic
 /// link pointing outside) is a 404, as is a missing file.
 ///
@@ -120,8 +123,8 @@ pub fn send_from_directory(
     directory: impl AsRef<Path>,
     filename: &str,
 ) -> Result<Response, HttpError> {
-    let path =
-        safe_join(directory.as_ref(), filename).ok_or_else(|| abort(StatusCode::NOT_FOUND))?;
+    let path = safe_join(&req.app().root().join(directory), filename)
+        .ok_or_else(|| abort(StatusCode::NOT_FOUND))?;
     send_file(req, path)
 }
 

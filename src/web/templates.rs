@@ -6,31 +6,58 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use minijinja::value::{Kwargs, Serde, Value};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::value::{Kwargs, Serde, Value, ValueKind};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State};
 use serde::Serialize;
 
 use crate::http::response::Response;
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
+use crate::web::html::escape_str;
 use crate::web::request::Request;
 use crate::web::router::Router;
 
 /// The app's template environment.
 pub(crate) struct Templates {
     env: Environment<'static>,
+    /// The folder as given, resolved against the root path when loading.
+    directory: PathBuf,
 }
 
 impl App {
-    /// Loads templates from `directory` (Flask's `template_folder`). Names are paths
-    /// relative to it; names with `..` or a leading dot are refused. Templates are
-    /// reloaded when they change in debug builds, cached in release builds.
+    /// Loads templates from `directory` (Flask's `template_folder`; a relative one is
+    /// relative to the [root path](App::root_path)). Names are paths relative to it; names
+    /// with `..` or a leading dot are refused. Templates are reloaded when they change in
+    /// debug mode ([`App::debug`]), cached otherwise.
     pub fn template_folder(&mut self, directory: impl Into<PathBuf>) -> &mut App {
-        let mut env = Environment::new();
-        env.set_loader(minijinja::path_loader(directory.into()));
-        env.set_auto_reload(cfg!(debug_assertions));
-        self.templates = Some(Templates { env });
+        self.templates = Some(Templates {
+            env: new_env(),
+            directory: directory.into(),
+        });
+        self.load_templates();
         self
+    }
+
+    /// Points the template loader at the folder under the current root path.
+    pub(crate) fn load_templates(&mut self) {
+        let directory = match &self.templates {
+            Some(templates) => self.root().join(&templates.directory),
+            None => return,
+        };
+        let debug = self.config().debug;
+        if let Some(templates) = &mut self.templates {
+            templates.env.set_loader(minijinja::path_loader(directory));
+            templates.env.set_auto_reload(debug);
+        }
+    }
+
+    /// Templates are checked for changes on disk in debug mode only (a `stat` per
+    /// lookup), as Flask's `TEMPLATES_AUTO_RELOAD` defaults to debug mode.
+    pub(crate) fn sync_template_reload(&mut self) {
+        let debug = self.config().debug;
+        if let Some(templates) = &mut self.templates {
+            templates.env.set_auto_reload(debug);
+        }
     }
 }
 
@@ -66,11 +93,11 @@ impl Request<'_> {
     ///     req.render_template_string("<p>Hi {{ name }} at {{ request.path }}</p>", context! { name })
     /// });
     /// let resp = app.test_client().get("/hi/%3Cb%3E").send();
-    /// assert_eq!(resp.text(), "<p>Hi <b> at /hi/<b></p>");
+    /// assert_eq!(resp.text(), "<p>Hi &lt;b&gt; at /hi/&lt;b&gt;</p>");
     /// ```
     ///
-    /// (A template given as a string has no file name, so nothing is escaped unless
-    /// the template asks with `|escape`.)
+    /// A template given as a string is HTML, escaped as a `.html` file is (Flask does
+    /// the same).
     pub fn render_template_string<S: Serialize>(
         &self,
         source: &str,
@@ -85,10 +112,10 @@ impl Request<'_> {
 
     fn templates(&self) -> Result<&Templates, HttpError> {
         self.app.templates.as_ref().ok_or_else(|| {
-            log::error!(
+            abort(500).with_source(TemplateError(
                 "render_template called but no template folder is set (app.template_folder)"
-            );
-            abort(500)
+                    .to_owned(),
+            ))
         })
     }
 
@@ -148,7 +175,7 @@ impl Request<'_> {
         let session = self.session();
         let map: std::collections::BTreeMap<String, serde_json::Value> = session
             .keys()
-            .filter_map(|k| Some((k.to_owned(), session.get::<serde_json::Value>(k)?)))
+            .filter_map(|k| Some((k.clone(), session.get::<serde_json::Value>(&k)?)))
             .collect();
         Value::from(Serde(map))
     }
@@ -209,19 +236,81 @@ fn url_for_function(router: Arc<Router>, blueprint: Option<String>) -> Value {
     )
 }
 
+/// Why a template could not be rendered: the cause of a 500.
+#[derive(Debug)]
+struct TemplateError(String);
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
 fn render_failed(name: &str, err: Error) -> HttpError {
-    let mut detail = format!("{err:#}");
+    let mut detail = format!("template {name:?} failed: {err}");
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         detail.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    log::error!("template {name:?} failed: {detail}");
-    abort(500)
+    abort(500).with_source(TemplateError(detail))
 }
 
 /// The environment for string templates of an app without a template folder.
 fn default_env() -> &'static Environment<'static> {
     static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    ENV.get_or_init(Environment::new)
+    ENV.get_or_init(new_env)
+}
+
+/// An environment that escapes as Flask's Jinja does: for `.html`, `.htm`, `.xml`,
+/// `.xhtml` and `.svg` files and for string templates, and only `& < > " '`
+/// (markupsafe's set; minijinja alone also escapes `/`).
+fn new_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        let html = name == "<string>"
+            || [".html", ".htm", ".xml", ".xhtml", ".svg"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
+        if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
+            if let Some(text) = value.as_str() {
+                return out.write_str(&escape_str(text)).map_err(Error::from);
+            }
+            if matches!(
+                value.kind(),
+                ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+            ) {
+                return out
+                    .write_str(&escape_str(&value.to_string()))
+                    .map_err(Error::from);
+            }
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.add_filter("escape", escape_filter);
+    env.add_filter("e", escape_filter);
+    env
+}
+
+/// `|escape` and `|e` with markupsafe's set of characters for HTML.
+fn escape_filter(state: &mut State, value: &Value) -> Result<Value, Error> {
+    if value.is_safe() {
+        return Ok(value.clone());
+    }
+    match state.auto_escape() {
+        AutoEscape::Html | AutoEscape::None => {
+            let text = value.to_string();
+            Ok(Value::from_safe_string(escape_str(&text).into_owned()))
+        }
+        _ => minijinja::filters::escape(state, value),
+    }
 }

@@ -36,6 +36,7 @@ pub struct TestClient<'a> {
 impl App {
     /// A client that calls this app without a socket.
     pub fn test_client(&self) -> TestClient<'_> {
+        crate::web::fault::watch_panics(self.config().debug);
         TestClient {
             app: self,
             cookies: RefCell::new(Vec::new()),
@@ -58,6 +59,9 @@ impl<'a> TestClient<'a> {
             path: path.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
+            remote_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            fields: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -96,33 +100,38 @@ impl<'a> TestClient<'a> {
         self.request(Method::OPTIONS, path)
     }
 
-    /// The value of a cookie the client holds.
+    /// The value of a cookie the client holds, unquoted as `req.cookie()` gives it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .borrow()
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| crate::web::cookie::plain_value(v).into_owned())
     }
 
-    /// Sets a cookie as if a response had set it.
+    /// Sets a cookie as if a response had set it (quoted if the value needs it).
     pub fn set_cookie(&self, name: &str, value: &str) {
         let mut jar = self.cookies.borrow_mut();
         jar.retain(|(n, _)| n != name);
-        jar.push((name.to_owned(), value.to_owned()));
+        let wire = crate::web::cookie::wire_value(value).into_owned();
+        jar.push((name.to_owned(), wire));
     }
 
     /// Runs raw request bytes through the app; returns the raw response bytes.
     ///
     /// For tests of the protocol itself: malformed input, pipelining, framing.
     pub fn raw(&self, input: &[u8]) -> Vec<u8> {
+        self.raw_from(input, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    }
+
+    fn raw_from(&self, input: &[u8], peer: SocketAddr) -> Vec<u8> {
         let date = DateCache::new();
         let limits = Limits::new(self.app.config());
         let env = Env {
             service: self.app,
             limits: &limits,
             date: date.as_bytes(),
-            peer: crate::server::PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            peer: crate::server::PeerAddr::Tcp(peer),
             origin: None,
         };
         let mut h1 = H1::new();
@@ -183,9 +192,28 @@ pub struct TestRequest<'c, 'a> {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    remote_addr: SocketAddr,
+    /// Form fields and files, encoded when the request is sent.
+    fields: Vec<(String, String)>,
+    files: Vec<TestFile>,
+}
+
+/// A file attached with [`TestRequest::file`].
+struct TestFile {
+    field: String,
+    filename: String,
+    content_type: String,
+    data: Vec<u8>,
 }
 
 impl TestRequest<'_, '_> {
+    /// Sends as from `addr` (default `127.0.0.1`), for what depends on the client's
+    /// address (Flask's `environ_base={"REMOTE_ADDR": ...}`).
+    pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.remote_addr = addr;
+        self
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -198,11 +226,68 @@ impl TestRequest<'_, '_> {
         self
     }
 
-    /// Sets an `application/x-www-form-urlencoded` body.
-    pub fn form(self, fields: &[(&str, &str)]) -> Self {
-        let body: crate::http::url::MultiDict = fields.iter().copied().collect();
-        self.header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body.to_query())
+    /// Adds form fields (Flask's `data={...}`): sent `application/x-www-form-urlencoded`,
+    /// or as parts of a `multipart/form-data` body once a file is attached.
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+        self.fields.extend(
+            fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        self
+    }
+
+    /// Adds one form field (see [`TestRequest::form`]).
+    pub fn field(self, name: &str, value: &str) -> Self {
+        self.form(&[(name, value)])
+    }
+
+    /// Attaches a file under the form field `field`, as a browser uploads one: the body
+    /// becomes `multipart/form-data` (RFC 7578) with the fields as parts beside it.
+    ///
+    /// ```
+    /// use carafe::{App, HttpError, Request};
+    /// let mut app = App::new();
+    /// app.post("/upload", |req: &Request| -> Result<String, HttpError> {
+    ///     let file = req.file("doc")?.ok_or(carafe::abort(400))?;
+    ///     Ok(format!("{} {} {}", req.form()?.get("title").unwrap_or(""), file.filename(), file.data().len()))
+    /// });
+    /// let resp = app.test_client().post("/upload")
+    ///     .field("title", "notes")
+    ///     .file("doc", "a.txt", "text/plain", "hello")
+    ///     .send();
+    /// assert_eq!(resp.text(), "notes a.txt 5");
+    /// ```
+    pub fn file(
+        mut self,
+        field: &str,
+        filename: &str,
+        content_type: &str,
+        data: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.files.push(TestFile {
+            field: field.to_owned(),
+            filename: filename.to_owned(),
+            content_type: content_type.to_owned(),
+            data: data.into(),
+        });
+        self
+    }
+
+    /// The body and content type for the fields and files, if any were given.
+    fn encode_form(&mut self) {
+        if !self.files.is_empty() {
+            let (content_type, body) = multipart_body(&self.fields, &self.files);
+            self.headers.push(("Content-Type".to_owned(), content_type));
+            self.body = body;
+        } else if !self.fields.is_empty() {
+            let query: crate::http::url::MultiDict = self.fields.iter().cloned().collect();
+            self.headers.push((
+                "Content-Type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            ));
+            self.body = query.to_query().into_bytes();
+        }
     }
 
     /// Sets a JSON body and its content type.
@@ -218,9 +303,9 @@ impl TestRequest<'_, '_> {
     ///
     /// If the app's output is not a well-formed response (a bug in carafe).
     pub fn send(self) -> TestResponse {
-        let (client, is_head) = (self.client, self.method == Method::HEAD);
+        let (client, is_head, peer) = (self.client, self.method == Method::HEAD, self.remote_addr);
         let input = self.into_bytes();
-        let output = client.raw(&input);
+        let output = client.raw_from(&input, peer);
         let resp = TestResponse::parse_whole(&output, is_head);
         client.store_cookies(&resp);
         resp
@@ -228,7 +313,8 @@ impl TestRequest<'_, '_> {
 
     /// The request as HTTP/1.1 bytes, with `Host`, `Content-Length` and the client's
     /// cookies added where missing.
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
+    pub(crate) fn into_bytes(mut self) -> Vec<u8> {
+        self.encode_form();
         let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.path);
         let has = |name: &str| {
             self.headers
@@ -254,6 +340,88 @@ impl TestRequest<'_, '_> {
         input.extend_from_slice(&self.body);
         input
     }
+}
+
+/// A `multipart/form-data` body: its content type (with a boundary found in no part)
+/// and its bytes.
+fn multipart_body(fields: &[(String, String)], files: &[TestFile]) -> (String, Vec<u8>) {
+    let contents = || {
+        fields
+            .iter()
+            .map(|(_, value)| value.as_bytes())
+            .chain(files.iter().map(|f| f.data.as_slice()))
+    };
+    let mut n = 0u32;
+    let boundary = loop {
+        let candidate = format!("carafe-test-boundary-{n}");
+        if !contents().any(|c| {
+            c.windows(candidate.len())
+                .any(|w| w == candidate.as_bytes())
+        }) {
+            break candidate;
+        }
+        n += 1;
+    };
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!(
+                "Content-Disposition: form-data; {}\r\n\r\n",
+                disposition_param("name", name)
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(value.as_bytes());
+        body.extend_from_slice(b"\r\n");
+    }
+    for file in files {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!(
+                "Content-Disposition: form-data; {}; {}\r\nContent-Type: {}\r\n\r\n",
+                disposition_param("name", &file.field),
+                disposition_param("filename", &file.filename),
+                file.content_type
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&file.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `key="value"`, and for a value a quoted string cannot carry plainly (a quote, a
+/// backslash, a line break, non-ASCII) also `key*=UTF-8''...` (RFC 8187), which the
+/// parser prefers.
+fn disposition_param(key: &str, value: &str) -> String {
+    let plain = value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if plain {
+        return format!("{key}=\"{value}\"");
+    }
+    let fallback: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{key}=\"{fallback}\"; {key}*=UTF-8''{encoded}")
 }
 
 /// A response received by a [`TestClient`], body complete.

@@ -10,10 +10,11 @@ use crate::http::status::StatusCode;
 use crate::http::ws::extension::DeflateConfig;
 use crate::http::ws::handshake::{self, Rejected};
 use crate::server::websocket::{Upgrade, WebSocketHandler};
-use crate::web::app::{App, View, ViewKind, default_endpoint};
+use crate::web::app::{App, ViewKind};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
 use crate::web::request::Request;
+use crate::web::scaffold::{View, default_endpoint};
 
 thread_local! {
     /// The upgrade a WebSocket view made, taken by `App::respond` once the dispatch chain

@@ -1,0 +1,119 @@
+//! The examples as a person runs them: the built binary, its start-up banner, and the
+//! request lines it prints on stderr.
+
+#![cfg(feature = "json")]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+use support::Reader;
+
+/// A built example, started on a free port; killed when dropped.
+pub struct Running {
+    child: Child,
+    /// Kept whole: its buffer may already hold what followed the banner.
+    stderr: BufReader<ChildStderr>,
+    pub port: u16,
+    /// What it printed on stderr up to and including the banner's address line.
+    pub banner: String,
+}
+
+impl Running {
+    pub fn start(example: &str, env: &[(&str, &str)]) -> Running {
+        // `cargo test` builds the examples beside the test binaries' `deps` folder (a run
+        // limited to `--test run_examples` does not: `cargo build --examples` first).
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples")
+            .join(example);
+        assert!(bin.exists(), "{} is built by cargo test", bin.display());
+        let mut child = Command::new(bin)
+            .env("PORT", "0")
+            .env_remove("RUST_LOG")
+            .env_remove("CARAFE_DEBUG")
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut banner = String::new();
+        let port = loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "exited: {banner}");
+            banner.push_str(&line);
+            if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        Running {
+            child,
+            stderr,
+            port,
+            banner,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> support::Resp {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut reader = Reader::new(stream);
+        reader.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        reader.response().unwrap()
+    }
+
+    /// Stops it as Ctrl-C would and returns the rest of its stderr.
+    pub fn stop(mut self) -> String {
+        // SAFETY: kill sends a signal to a child this test started and has not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        assert!(self.child.wait().unwrap().success(), "{rest}");
+        rest
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn hello_prints_a_line_per_request() {
+    let hello = Running::start("hello", &[]);
+    assert!(hello.banner.contains(" * Running on"), "{}", hello.banner);
+    assert_eq!(hello.get("/").status, 200);
+    assert_eq!(hello.get("/nowhere").status, 404);
+    let log = hello.stop();
+    assert!(
+        log.contains(r#"127.0.0.1 "GET / HTTP/1.1" 200 13 "#),
+        "{log}"
+    );
+    assert!(log.contains(r#""GET /nowhere HTTP/1.1" 404 "#), "{log}");
+}
+
+#[test]
+fn rust_log_quiets_the_request_lines() {
+    let hello = Running::start("hello", &[("RUST_LOG", "warn")]);
+    assert_eq!(hello.get("/").status, 200);
+    let log = hello.stop();
+    assert!(!log.contains("GET /"), "{log}");
+}
+
+#[test]
+fn carafe_debug_turns_debug_mode_on_with_a_warning() {
+    let hello = Running::start("hello", &[("CARAFE_DEBUG", "1"), ("RUST_LOG", "warn")]);
+    let rest = hello.stop();
+    assert!(rest.contains(" * Debug mode: on"), "{rest}");
+    assert!(rest.contains("Do not use it in production"), "{rest}");
+
+    let hello = Running::start("hello", &[("RUST_LOG", "warn")]);
+    let rest = hello.stop();
+    assert!(!rest.contains("Debug mode: on"), "{rest}");
+}
