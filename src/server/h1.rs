@@ -23,6 +23,7 @@ use crate::http::parse::{self, Framing, Head, HeaderSlots, Limits, Version};
 use crate::http::response::{Body, Response};
 use crate::http::status::StatusCode;
 use crate::server::access_log::{self, AccessLog};
+use crate::server::completion::{Completion, Slot};
 use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::{BlockingJob, Incoming, Reply, Service};
@@ -473,6 +474,20 @@ impl H1 {
                     env,
                 );
             }
+            Reply::Later(promise) => match park(promise, env) {
+                Some(now) => response = now,
+                None => {
+                    self.writing = Writing::Pending(Box::new(Pending {
+                        method: head.method.into(),
+                        target: head.target.into(),
+                        version: head.version,
+                        is_head,
+                        keep_alive,
+                        started,
+                    }));
+                    return;
+                }
+            },
             Reply::Blocking(job) => match defer(job, env) {
                 Deferred::Now(now) => response = now,
                 Deferred::Refused => {
@@ -905,6 +920,25 @@ fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Deferred {
             Deferred::Refused
         }
     }
+}
+
+/// Hands the promise of a response to whoever will give it. In memory (no loop to
+/// wake), waits for it here and returns it.
+fn park<S: Service>(
+    promise: Box<dyn FnOnce(Completion) + Send>,
+    env: &Env<'_, S>,
+) -> Option<Response> {
+    let Some(origin) = &env.origin else {
+        let slot = Arc::new(Slot::default());
+        promise(Completion::in_memory(slot.clone()));
+        // A test waits at most this long for an answer that never comes.
+        return Some(slot.wait(Duration::from_secs(30)).unwrap_or_else(|| {
+            Response::text("504 Gateway Timeout: no answer came\n")
+                .with_status(StatusCode::GATEWAY_TIMEOUT)
+        }));
+    };
+    promise(Completion::on_loop(origin.mailbox.clone(), origin.conn));
+    None
 }
 
 /// Runs a job; a panic the service did not catch still gets its client an answer.

@@ -13,6 +13,7 @@ use std::thread;
 use mio::{Poll, Waker};
 
 mod access_log;
+pub(crate) mod completion;
 mod conn;
 mod event_loop;
 pub(crate) mod h1;

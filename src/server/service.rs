@@ -9,6 +9,7 @@ use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
+use crate::server::completion::Completion;
 use crate::server::transport::PeerAddr;
 #[cfg(feature = "websocket")]
 use crate::server::websocket::Upgrade;
@@ -42,6 +43,11 @@ pub(crate) enum Reply<S> {
     /// The answer may wait on something (a database, a file): run this on the blocking
     /// pool; its response is sent when it returns, in the request's turn.
     Blocking(BlockingJob<S>),
+    /// The response will come later, from elsewhere (a long-poll waiting for something
+    /// to send): this is called at once with the promise to answer. The connection waits
+    /// in the request's turn, as for a blocking view.
+    #[allow(dead_code)] // for Engine.IO long-polling, which comes next
+    Later(Box<dyn FnOnce(Completion) + Send>),
     /// Switch to WebSocket: the slot holds the `101` to send, and the connection then
     /// runs this.
     #[cfg(feature = "websocket")]
