@@ -144,9 +144,9 @@ listening "$PORT" && { echo "load.sh: port $PORT is in use (set PORT)" >&2; exit
 start_server() {
   local log=$1; shift
   if [ "$workers" = 1 ]; then
-    env "$@" WORKERS=1 taskset -c 0 "$bin" >"$log" 2>&1 &
+    env RUST_LOG=warn "$@" WORKERS=1 taskset -c 0 "$bin" >"$log" 2>&1 &
   else
-    env "$@" WORKERS="$workers" "$bin" >"$log" 2>&1 &
+    env RUST_LOG=warn "$@" WORKERS="$workers" "$bin" >"$log" 2>&1 &
   fi
   spid=$!
   for _ in $(seq 100); do

@@ -110,9 +110,9 @@ pub fn app() -> App {
 }
 
 fn main() -> std::io::Result<()> {
+    // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let path = std::env::temp_dir().join(format!("carafe-blocking-{}.sqlite", std::process::id()));
     seed(path).map_err(std::io::Error::other)?;
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app().run(format!("{host}:{port}"))
+    app().run_from_env(5000)
 }

@@ -91,9 +91,9 @@ pub fn app(clock: Clock) -> App {
 }
 
 fn main() -> std::io::Result<()> {
+    // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let clock = Clock::default();
     clock.start(Duration::from_secs(1));
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app(clock).run(format!("{host}:{port}"))
+    app(clock).run_from_env(5000)
 }

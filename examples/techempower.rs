@@ -10,7 +10,7 @@
 //! `benches/load.sh` builds this example and drives it with `wrk`. Limits and timeouts
 //! come from `CARAFE_*` variables (see `Config::from_env`).
 
-use carafe::{App, Config, Json, Request, Response};
+use carafe::{App, Json, Request, Response};
 use serde::Serialize;
 
 /// `GET /plaintext`: `Hello, World!` as `text/plain`.
@@ -39,14 +39,11 @@ pub fn app() -> App {
 }
 
 fn main() -> std::io::Result<()> {
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
-    // `CARAFE_KEEP_ALIVE_TIMEOUT`, `CARAFE_MAX_CONNECTIONS`...: the load benchmark's
-    // idle-connection run holds 10 000 connections open for longer than the defaults allow.
-    let config = Config::from_env("CARAFE").map_err(std::io::Error::other)?;
-    let mut app = app().with_config(config);
+    let mut app = app();
     if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
         app.workers(workers);
     }
-    app.run(format!("{host}:{port}"))
+    // `CARAFE_KEEP_ALIVE_TIMEOUT`, `CARAFE_MAX_CONNECTIONS`...: the load benchmark's
+    // idle-connection run holds 10 000 connections open for longer than the defaults allow.
+    app.run_from_env(8080)
 }

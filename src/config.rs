@@ -51,6 +51,9 @@ pub struct Config {
     pub workers: usize,
     /// The listen backlog (the kernel may cap it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Proxies in front of the app whose `X-Forwarded-*` and `Forwarded` headers are
+    /// believed (Werkzeug's `ProxyFix`); none by default.
+    pub trusted_proxies: TrustedProxies,
     /// Permissions given to a Unix domain socket the server creates (`0o660` lets the
     /// owner's group, e.g. nginx's, connect); `None` leaves them to the umask.
     pub unix_socket_mode: Option<u32>,
@@ -120,6 +123,7 @@ impl Default for Config {
             workers: 1,
             backlog: 1024,
             unix_socket_mode: None,
+            trusted_proxies: TrustedProxies::default(),
             blocking_threads: 64,
             blocking_queue: 1024,
             mailbox_capacity: 64 * 1024,
@@ -153,19 +157,45 @@ impl Config {
         Config::from_lookup(prefix, |name| std::env::var(name).ok())
     }
 
+    /// Like [`Config::from_env`], but over this configuration instead of the defaults: what
+    /// the code set stays unless a variable says otherwise.
+    ///
+    /// ```
+    /// use carafe::App;
+    ///
+    /// let mut app = App::new();
+    /// app.config_mut().max_body_size = 1 << 20;
+    /// app.config_mut().apply_env("CARAFE").unwrap(); // e.g. CARAFE_PROXY_X_FOR=1
+    /// ```
+    pub fn apply_env(&mut self, prefix: &str) -> Result<(), ConfigError> {
+        self.apply_vars(prefix, |name| std::env::var(name).ok())
+    }
+
     fn from_lookup(
         prefix: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let mut config = Config::default();
+        config.apply_vars(prefix, lookup)?;
+        Ok(config)
+    }
+
+    /// Like [`Config::apply_env`], with the variables from `lookup` (a name to its value):
+    /// a `.env` file read into a map, a secrets store, a test.
+    pub fn apply_vars(
+        &mut self,
+        prefix: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let config = self;
         let get = |field: &str| {
             let name = format!("{prefix}_{field}");
             lookup(&name).map(|value| (name, value))
         };
         macro_rules! number {
-            ($field:ident, $name:expr) => {
+            ($($field:ident).+, $name:expr) => {
                 if let Some((name, value)) = get($name) {
-                    config.$field = value
+                    config.$($field).+ = value
                         .trim()
                         .parse()
                         .map_err(|_| ConfigError { name, value })?;
@@ -221,6 +251,12 @@ impl Config {
                 seconds.map_err(|_| ConfigError { name, value })?,
             ));
         }
+        number!(trusted_proxies.x_for, "PROXY_X_FOR");
+        number!(trusted_proxies.x_proto, "PROXY_X_PROTO");
+        number!(trusted_proxies.x_host, "PROXY_X_HOST");
+        number!(trusted_proxies.x_port, "PROXY_X_PORT");
+        number!(trusted_proxies.x_prefix, "PROXY_X_PREFIX");
+        number!(trusted_proxies.forwarded, "PROXY_FORWARDED");
         if let Some((name, value)) = get("UNIX_SOCKET_MODE") {
             // Octal, as chmod takes it: 660 or 0o660.
             let digits = value.trim().trim_start_matches("0o");
@@ -236,7 +272,53 @@ impl Config {
         if let Some((_, name)) = get("SESSION_COOKIE_NAME") {
             config.session_cookie_name = name;
         }
-        Ok(config)
+        Ok(())
+    }
+}
+
+/// How many proxies in front of the app to trust, per header (Werkzeug's `ProxyFix`
+/// arguments). `0` ignores the header. With one nginx in front, `x_for: 1, x_proto: 1`
+/// (and `x_host: 1` if nginx passes the client's Host on).
+///
+/// ```
+/// use carafe::{App, Config, TrustedProxies};
+///
+/// let config = Config {
+///     trusted_proxies: TrustedProxies { x_for: 1, x_proto: 1, ..TrustedProxies::default() },
+///     ..Config::default()
+/// };
+/// let app = App::new().with_config(config);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    /// Hops trusted for `X-Forwarded-For`: the client's address ([`Request::remote_addr`]).
+    ///
+    /// [`Request::remote_addr`]: crate::Request::remote_addr
+    pub x_for: usize,
+    /// Hops trusted for `X-Forwarded-Proto`: `http` or `https` ([`Request::scheme`]).
+    ///
+    /// [`Request::scheme`]: crate::Request::scheme
+    pub x_proto: usize,
+    /// Hops trusted for `X-Forwarded-Host` ([`Request::host`]).
+    ///
+    /// [`Request::host`]: crate::Request::host
+    pub x_host: usize,
+    /// Hops trusted for `X-Forwarded-Port`, which replaces the host's port.
+    pub x_port: usize,
+    /// Hops trusted for `X-Forwarded-Prefix`: the path the app is mounted under
+    /// ([`Request::script_root`]), prefixed to the URLs `url_for` builds.
+    ///
+    /// [`Request::script_root`]: crate::Request::script_root
+    pub x_prefix: usize,
+    /// Hops trusted for RFC 7239 `Forwarded` (its `for`, `proto` and `host`), which then
+    /// take precedence over the `X-Forwarded-*` headers.
+    pub forwarded: usize,
+}
+
+impl TrustedProxies {
+    /// Whether any header is trusted at all.
+    pub fn any(&self) -> bool {
+        *self != TrustedProxies::default()
     }
 }
 

@@ -44,7 +44,7 @@ pub mod bench_api;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, TrustedProxies};
 pub use http::channel::{BodySender, SendError};
 pub use http::method::Method;
 pub use http::parse::Version;

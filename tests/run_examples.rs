@@ -117,3 +117,65 @@ fn carafe_debug_turns_debug_mode_on_with_a_warning() {
     let rest = hello.stop();
     assert!(!rest.contains("Debug mode: on"), "{rest}");
 }
+
+#[test]
+fn every_example_serves_on_a_unix_socket_when_host_says_so() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    for (example, path) in [
+        ("hello", "/"),
+        ("techempower", "/plaintext"),
+        ("todo_api", "/todos"),
+        ("site", "/"),
+        ("blocking", "/fast"),
+        ("sse", "/"),
+        ("websocket", "/"),
+    ] {
+        let socket = std::env::temp_dir().join(format!(
+            "carafe-example-{example}-{}.sock",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&socket);
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples")
+            .join(example);
+        let mut child = Command::new(bin)
+            .env("HOST", format!("unix:{}", socket.display()))
+            .env("PORT", "1")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut banner = String::new();
+        while !banner.contains(" * Running on unix:") {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "{example}: {banner}"
+            );
+            banner.push_str(&line);
+        }
+        assert!(banner.contains(&socket.display().to_string()), "{banner}");
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 200 OK"),
+            "{example}: {response}"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&socket);
+    }
+}

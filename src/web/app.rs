@@ -322,6 +322,18 @@ impl App {
         server.run()
     }
 
+    /// Serves where the environment says, as every example does: `HOST` (default
+    /// `127.0.0.1`) and `PORT` (default `default_port`), or `HOST=unix:/path/app.sock` for
+    /// a Unix domain socket (`PORT` is then ignored). Settings come from `CARAFE_*`
+    /// variables on top of the app's own ([`Config::apply_env`]): `CARAFE_WORKERS`,
+    /// `CARAFE_PROXY_X_FOR` and the other trusted-proxy counts, and so on.
+    pub fn run_from_env(mut self, default_port: u16) -> std::io::Result<()> {
+        self.config
+            .apply_env("CARAFE")
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        self.run(listen_addr_from_env(default_port))
+    }
+
     /// Binds `addr` and returns the server without running it: read
     /// [`Server::local_addr`] (port 0 picks a free port), take a
     /// [`Server::shutdown_handle`], then call [`Server::run`].
@@ -554,7 +566,7 @@ impl App {
                     .with_header("Allow", allowed.allow_header()))
             }
             Routed::AddSlash => {
-                let mut location = format!("{}/", req.raw_path());
+                let mut location = format!("{}{}/", req.script_root(), req.raw_path());
                 if !req.query_string().is_empty() {
                     location.push('?');
                     location.push_str(req.query_string());
@@ -675,6 +687,21 @@ impl Service for App {
         // stands whatever routing says.
         let _ = self.route_request(&mut request, response);
         self.dispatch::<false>(&mut request, Err(abort(status)), false, response);
+    }
+}
+
+/// `HOST` and `PORT` as an address to listen on: `host:port`, or `unix:/path` as given.
+fn listen_addr_from_env(default_port: u16) -> String {
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    if host.starts_with("unix:") {
+        return host;
+    }
+    let port = std::env::var("PORT").unwrap_or_else(|_| default_port.to_string());
+    // An IPv6 literal needs brackets before a port.
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

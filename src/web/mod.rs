@@ -20,6 +20,7 @@ pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod mime;
 pub(crate) mod multipart;
+pub(crate) mod proxy;
 pub(crate) mod request;
 pub(crate) mod responder;
 pub(crate) mod router;

@@ -15,6 +15,7 @@ use crate::server::PeerAddr;
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
 use crate::web::multipart::{FileStorage, Files, Multipart};
+use crate::web::proxy;
 use crate::web::router::{Params, UrlBuildError};
 
 /// An HTTP request, as handlers see it (Flask's `request`).
@@ -154,14 +155,60 @@ impl<'a> Request<'a> {
         self.target
     }
 
-    /// The host the client asked for: from an absolute-form target, else the `Host` header.
-    pub fn host(&self) -> Option<&'a str> {
-        self.authority.or_else(|| self.header("Host"))
+    /// The host the client asked for: from an absolute-form target, else the `Host`
+    /// header; through trusted proxies, the one they forwarded
+    /// ([`Config::trusted_proxies`](crate::Config::trusted_proxies)).
+    pub fn host(&self) -> Option<Cow<'a, str>> {
+        let direct = self.authority.or_else(|| self.header("Host"));
+        let trust = &self.app.config().trusted_proxies;
+        if trust.any() {
+            return proxy::host(self.headers, trust, direct);
+        }
+        direct.map(Cow::Borrowed)
     }
 
-    /// The full URL, e.g. `http://example.com/a?b=1`.
+    /// `http` or `https`: how the client reached the app, through trusted proxies.
+    pub fn scheme(&self) -> &'static str {
+        let trust = &self.app.config().trusted_proxies;
+        if trust.any()
+            && let Some(scheme) = proxy::scheme(self.headers, trust)
+        {
+            return scheme;
+        }
+        "http"
+    }
+
+    /// The path the app is mounted under behind a proxy that strips it (trusted
+    /// `X-Forwarded-Prefix`, WSGI's `SCRIPT_NAME`), without a trailing slash; empty when
+    /// the app is at the root. [`Request::url_for`] puts it in front of the URLs it builds.
+    pub fn script_root(&self) -> &'a str {
+        let trust = &self.app.config().trusted_proxies;
+        if trust.x_prefix > 0 {
+            return proxy::prefix(self.headers, trust).unwrap_or("");
+        }
+        ""
+    }
+
+    /// The full URL the client asked for, e.g. `https://example.com/shop/a?b=1`.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.host().unwrap_or(""), self.full_path())
+        format!(
+            "{}://{}{}{}",
+            self.scheme(),
+            self.host().unwrap_or_default(),
+            self.script_root(),
+            self.full_path()
+        )
+    }
+
+    /// The URL root: scheme, host and script root, e.g. `https://example.com/shop`
+    /// (Werkzeug's `url_root`, without the trailing slash).
+    pub fn url_root(&self) -> String {
+        format!(
+            "{}://{}{}",
+            self.scheme(),
+            self.host().unwrap_or_default(),
+            self.script_root()
+        )
     }
 
     /// The first value of a header, by case-insensitive name; `None` if absent or not UTF-8.
@@ -231,9 +278,15 @@ impl<'a> Request<'a> {
             .map_err(|_| abort(400).with_message("The request body is not valid UTF-8."))
     }
 
-    /// The client's IP address (Flask's `remote_addr`); `None` for a client on a Unix
-    /// domain socket, whose peer has no network address.
+    /// The client's IP address (Flask's `remote_addr`): through trusted proxies, the one
+    /// they forwarded; else the socket peer's, `None` for one on a Unix domain socket.
     pub fn remote_addr(&self) -> Option<IpAddr> {
+        let trust = &self.app.config().trusted_proxies;
+        if trust.any()
+            && let Some(ip) = proxy::client_ip(self.headers, trust)
+        {
+            return Some(ip);
+        }
         self.peer.ip()
     }
 
@@ -369,18 +422,57 @@ impl<'a> Request<'a> {
         self.app
     }
 
-    /// [`App::url_for`]; an endpoint starting with `.` is relative to the current
-    /// blueprint, as in Flask.
+    /// [`App::url_for`] for this request: an endpoint starting with `.` is relative to
+    /// the current blueprint, and the [`script_root`](Request::script_root) a trusted
+    /// proxy mounts the app under comes first, as in Flask.
     pub fn url_for(
         &self,
         endpoint: &str,
         values: &[(&str, &dyn fmt::Display)],
     ) -> Result<String, UrlBuildError> {
-        match (endpoint.strip_prefix('.'), self.blueprint()) {
+        let path = match (endpoint.strip_prefix('.'), self.blueprint()) {
             (Some(local), Some(bp)) => self.app.url_for(&format!("{bp}.{local}"), values),
             (Some(local), None) => self.app.url_for(local, values),
             _ => self.app.url_for(endpoint, values),
-        }
+        }?;
+        Ok(match self.script_root() {
+            "" => path,
+            root => format!("{root}{path}"),
+        })
+    }
+
+    /// [`Request::url_for`] as an absolute URL, with the scheme and host the client used
+    /// (Flask's `url_for(..., _external=True)`), through trusted proxies.
+    ///
+    /// ```
+    /// use carafe::{App, Config, Request, TrustedProxies};
+    ///
+    /// fn page(req: &Request) -> String {
+    ///     req.url_for_external("page", &[]).unwrap()
+    /// }
+    /// let mut app = App::new().with_config(Config {
+    ///     trusted_proxies: TrustedProxies { x_proto: 1, x_host: 1, x_prefix: 1, ..Default::default() },
+    ///     ..Config::default()
+    /// });
+    /// app.get("/page", page);
+    /// let resp = app.test_client().get("/page")
+    ///     .header("X-Forwarded-Proto", "https")
+    ///     .header("X-Forwarded-Host", "shop.example")
+    ///     .header("X-Forwarded-Prefix", "/store")
+    ///     .send();
+    /// assert_eq!(resp.text(), "https://shop.example/store/page");
+    /// ```
+    pub fn url_for_external(
+        &self,
+        endpoint: &str,
+        values: &[(&str, &dyn fmt::Display)],
+    ) -> Result<String, UrlBuildError> {
+        let path = self.url_for(endpoint, values)?;
+        Ok(format!(
+            "{}://{}{path}",
+            self.scheme(),
+            self.host().unwrap_or_default()
+        ))
     }
 }
 

@@ -129,7 +129,11 @@ impl Request<'_> {
         let globals = minijinja::context! {
             request => self.template_request(),
             session => self.template_session(),
-            url_for => url_for_function(self.app.router.clone(), self.blueprint().map(str::to_owned)),
+            url_for => url_for_function(
+                self.app.router.clone(),
+                self.blueprint().map(str::to_owned),
+                self.script_root().to_owned(),
+            ),
             get_flashed_messages => self.flashes_function(flashes_taken.clone()),
         };
         // The caller's values win over the globals of the same name.
@@ -211,8 +215,9 @@ impl Request<'_> {
     }
 }
 
-/// `url_for(endpoint, **values)` for templates; `.name` is relative to `blueprint`.
-fn url_for_function(router: Arc<Router>, blueprint: Option<String>) -> Value {
+/// `url_for(endpoint, **values)` for templates; `.name` is relative to `blueprint`, and
+/// the URL starts with the request's `script_root`.
+fn url_for_function(router: Arc<Router>, blueprint: Option<String>, root: String) -> Value {
     Value::from_function(
         move |endpoint: &str, kwargs: Kwargs| -> Result<String, Error> {
             let endpoint = match (endpoint.strip_prefix('.'), &blueprint) {
@@ -231,6 +236,7 @@ fn url_for_function(router: Arc<Router>, blueprint: Option<String>) -> Value {
                 .collect();
             router
                 .url_for(&endpoint, &pairs)
+                .map(|path| format!("{root}{path}"))
                 .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
         },
     )
