@@ -61,7 +61,18 @@ const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
 <title>carafe clock</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #222; }
+  h1 { font-weight: 600; } #tick { font-size: 3rem; }
+  input { font: inherit; padding: .3rem .5rem; width: 20rem; }
+  button { font: inherit; padding: .3rem 1rem; }
+  ul { list-style: none; padding: 0; font-family: ui-monospace, monospace; }
+  li { padding: .2rem .5rem; border-bottom: 1px solid #eee; }
+  .muted { color: #777; }
+</style>
 <h1>Ticks: <span id="tick">waiting…</span></h1>
+<p class="muted">Pushed once a second by a server thread over server-sent events; reload the
+page and the browser's <code>Last-Event-ID</code> picks the count up where it was.</p>
 <script>
   const source = new EventSource("/events");
   source.addEventListener("tick", (e) => {

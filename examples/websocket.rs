@@ -26,7 +26,17 @@ const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
 <title>carafe WebSocket echo</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #222; }
+  h1 { font-weight: 600; }
+  input { font: inherit; padding: .3rem .5rem; width: 20rem; }
+  button { font: inherit; padding: .3rem 1rem; }
+  ul { list-style: none; padding: 0; font-family: ui-monospace, monospace; }
+  li { padding: .2rem .5rem; border-bottom: 1px solid #eee; }
+  .muted { color: #777; }
+</style>
 <h1>WebSocket echo</h1>
+<p class="muted">Every message comes back as it was sent: text as text, binary as binary.</p>
 <form id="form"><input id="text" value="hello" autocomplete="off"> <button>Send</button></form>
 <ul id="log"></ul>
 <script>
