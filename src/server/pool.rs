@@ -4,12 +4,18 @@
 //! Threads are started on demand up to a limit and leave after a minute without work,
 //! so an app with no blocking views costs nothing. Jobs beyond the threads wait in a
 //! bounded queue; past that the pool refuses and the connection answers 503.
+//!
+//! Waking a thread costs a system call and two context switches, more than a quick view.
+//! So at most one thread is ever on its way to the queue: the submitter wakes (or starts)
+//! one only when none is coming, and each thread that takes a job wakes the next while
+//! jobs remain. A burst of quick jobs is then run by the few threads already awake, one
+//! after another; a burst of slow ones still gets a thread each, a wake-up apart.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A unit of work for the pool.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -33,9 +39,22 @@ struct Shared {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
+    /// Threads alive.
     threads: usize,
+    /// Threads waiting for work.
     idle: usize,
+    /// Wake-ups given to idle threads and not yet taken up.
+    permits: usize,
+    /// Threads started and not yet looking at the queue.
+    starting: usize,
     closed: bool,
+}
+
+impl State {
+    /// Threads on their way to the queue.
+    fn coming(&self) -> usize {
+        self.permits + self.starting
+    }
 }
 
 impl BlockingPool {
@@ -55,52 +74,58 @@ impl BlockingPool {
     /// Runs `job` on a pool thread, or gives it back when every thread is busy and the
     /// queue is full (or the pool was closed).
     pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
-        let mut state = self.lock();
-        if state.closed {
+        let mut state = lock(&self.shared.state);
+        // Room: threads that are free or can still be started, and the queue beyond them.
+        let free = state.idle - state.permits + (self.shared.max_threads - state.threads);
+        if state.closed || state.queue.len() >= free + state.coming() + self.shared.max_queued {
             return Err(job);
         }
-        // An idle thread not yet claimed by a queued job takes this one.
-        let spare = state.idle > state.queue.len();
-        if !spare {
-            let spawned = state.threads < self.shared.max_threads
-                && self
-                    .spawn(&mut state)
-                    .map_err(|e| log::error!("could not start a blocking-pool thread: {e}"))
-                    .is_ok();
-            if !spawned && (state.threads == 0 || state.queue.len() >= self.shared.max_queued) {
-                return Err(job);
-            }
-        }
         state.queue.push_back(job);
-        drop(state);
-        self.shared.work.notify_one();
+        if state.coming() == 0 && !summon(&self.shared, &mut state) && state.threads == 0 {
+            // No thread at all, and none could be started.
+            return Err(state.queue.pop_back().expect("just pushed"));
+        }
         Ok(())
     }
 
     /// Lets the threads finish the queued jobs and exit; later submissions are refused.
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        lock(&self.shared.state).closed = true;
         self.shared.work.notify_all();
-    }
-
-    fn spawn(&self, state: &mut State) -> std::io::Result<()> {
-        let shared = self.shared.clone();
-        let n = state.threads + 1;
-        thread::Builder::new()
-            .name(format!("carafe-blocking-{n}"))
-            .spawn(move || work(&shared))?;
-        state.threads += 1;
-        Ok(())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.shared.state)
     }
 
     /// Threads running now (for tests).
     #[cfg(test)]
     fn threads(&self) -> usize {
-        self.lock().threads
+        lock(&self.shared.state).threads
+    }
+}
+
+/// Gets one more thread on its way to the queue: an idle one woken, else a new one
+/// started. Returns whether one is coming.
+fn summon(shared: &Arc<Shared>, state: &mut State) -> bool {
+    if state.idle > state.permits {
+        state.permits += 1;
+        shared.work.notify_one();
+        return true;
+    }
+    if state.threads >= shared.max_threads {
+        return false;
+    }
+    let pool = shared.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("carafe-blocking-{}", state.threads + 1))
+        .spawn(move || work(&pool));
+    match spawned {
+        Ok(_) => {
+            state.threads += 1;
+            state.starting += 1;
+            true
+        }
+        Err(e) => {
+            log::error!("could not start a blocking-pool thread: {e}");
+            false
+        }
     }
 }
 
@@ -112,10 +137,15 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// A pool thread: run jobs until idle for [`IDLE_EXIT`] or the pool closes.
-fn work(shared: &Shared) {
+fn work(shared: &Arc<Shared>) {
     let mut state = lock(&shared.state);
+    state.starting -= 1;
     loop {
         if let Some(job) = state.queue.pop_front() {
+            // Jobs remain and no other thread is coming for them: bring the next.
+            if !state.queue.is_empty() && state.coming() == 0 {
+                summon(shared, &mut state);
+            }
             drop(state);
             // Views are guarded where they run; this guard keeps the thread itself
             // alive whatever a job does.
@@ -127,14 +157,24 @@ fn work(shared: &Shared) {
             break;
         }
         state.idle += 1;
-        let (next, timeout) = shared
-            .work
-            .wait_timeout(state, IDLE_EXIT)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state = next;
+        let deadline = Instant::now() + IDLE_EXIT;
+        // Only a permit (or closing) ends the wait: a spurious wake-up goes back to it.
+        while state.permits == 0 && !state.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = shared
+                .work
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
         state.idle -= 1;
-        if timeout.timed_out() && state.queue.is_empty() {
-            break;
+        if state.permits > 0 {
+            state.permits -= 1;
+        } else if !state.closed && state.queue.is_empty() {
+            break; // a minute without work
         }
     }
     state.threads -= 1;

@@ -140,15 +140,16 @@ macro_rules! blocking_methods {
 blocking_methods!(App);
 blocking_methods!(Blueprint);
 
-/// A request copied out of the loop's buffer, to be rebuilt on a pool thread.
+/// A request copied out of the loop's buffer, to be rebuilt on a pool thread: the
+/// target, every header name and value, and the body in one buffer (one allocation for
+/// the bytes, one for where they are).
 struct OwnedRequest {
     method: Method,
     version: Version,
-    target: Box<str>,
-    /// Names and values, with where each value starts in `values`.
-    names: Vec<(Box<str>, usize, usize)>,
-    values: Vec<u8>,
-    body: Box<[u8]>,
+    bytes: Box<[u8]>,
+    /// The target, then each header's name and value, as ranges of `bytes`; the body is
+    /// what follows the last.
+    spans: Vec<(u32, u32)>,
     peer: PeerAddr,
     rule: usize,
     params: Params,
@@ -156,23 +157,33 @@ struct OwnedRequest {
 
 impl OwnedRequest {
     fn copy(request: &Request<'_>, rule: usize) -> OwnedRequest {
-        let mut values = Vec::new();
-        let names = request
-            .headers
-            .iter()
-            .map(|h| {
-                let start = values.len();
-                values.extend_from_slice(h.value);
-                (Box::from(h.name), start, values.len())
-            })
-            .collect();
+        let headers = request.headers;
+        let body = request.body();
+        let size = request.target().len()
+            + headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum::<usize>()
+            + body.len();
+        let mut bytes = Vec::with_capacity(size);
+        let mut spans = Vec::with_capacity(1 + 2 * headers.len());
+        // Within the body limit and the head limit, so the offsets fit in 32 bits.
+        let mut push = |piece: &[u8]| {
+            let start = bytes.len() as u32;
+            bytes.extend_from_slice(piece);
+            spans.push((start, bytes.len() as u32));
+        };
+        push(request.target().as_bytes());
+        for header in headers {
+            push(header.name.as_bytes());
+            push(header.value);
+        }
+        bytes.extend_from_slice(body);
         OwnedRequest {
             method: request.method().clone(),
             version: request.version(),
-            target: request.target().into(),
-            names,
-            values,
-            body: request.body().into(),
+            bytes: bytes.into_boxed_slice(),
+            spans,
             peer: request.peer_addr(),
             rule,
             params: request.params,
@@ -181,21 +192,25 @@ impl OwnedRequest {
 
     /// Runs the routed request's dispatch chain (hooks, view, error handlers) here.
     fn run(self, app: &App) -> Response {
-        let headers: Vec<httparse::Header<'_>> = self
-            .names
-            .iter()
-            .map(|(name, start, end)| httparse::Header {
-                name,
-                value: &self.values[*start..*end],
+        let piece = |(start, end): (u32, u32)| &self.bytes[start as usize..end as usize];
+        // Every piece was a `&str` (the target, the names) or bytes when copied.
+        let text = |span| std::str::from_utf8(piece(span)).unwrap_or_default();
+        let target = text(self.spans[0]);
+        let headers: Vec<httparse::Header<'_>> = self.spans[1..]
+            .chunks_exact(2)
+            .map(|pair| httparse::Header {
+                name: text(pair[0]),
+                value: piece(pair[1]),
             })
             .collect();
+        let body_start = self.spans.last().map_or(0, |(_, end)| *end as usize);
         let mut request = Request::new(
             app,
             self.method,
             self.version,
-            &self.target,
+            target,
             &headers,
-            &self.body,
+            &self.bytes[body_start..],
             self.peer,
         );
         // The same path decodes to the same spans: the loop's routing still holds.
