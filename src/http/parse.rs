@@ -556,6 +556,31 @@ impl Codings {
     }
 }
 
+/// Splits `text` at each `sep` that is not inside a quoted-string (RFC 9110 §5.6.4),
+/// for the lists and parameters of fields such as `Sec-WebSocket-Extensions` and
+/// `Forwarded`. The pieces are not trimmed.
+pub(crate) fn split_unquoted(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, b) in text.bytes().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                _ if b == sep && !quoted => {
+                    rest = Some(&text[i + 1..]);
+                    return Some(&text[..i]);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(text)
+    })
+}
+
 /// The non-empty, trimmed elements of a comma-separated field value (RFC 9110 §5.6.1).
 pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value

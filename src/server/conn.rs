@@ -43,6 +43,16 @@ impl Scratch {
     }
 }
 
+/// Where output produced outside `drive` goes: behind what the connection still has
+/// pending, if anything, else into the loop's buffer; `drive` then sends it first.
+fn output<'b>(wbuf: &'b mut BytesMut, scratch: &'b mut Scratch) -> &'b mut BytesMut {
+    if wbuf.is_empty() {
+        &mut scratch.write
+    } else {
+        wbuf
+    }
+}
+
 /// What the server should do with the connection after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -162,12 +172,7 @@ impl Conn {
         if self.h1.phase() != Phase::Pending {
             return Next::Open;
         }
-        // Into the buffer `drive` sends first: earlier output may still be pending.
-        let out = if self.wbuf.is_empty() {
-            &mut scratch.write
-        } else {
-            &mut self.wbuf
-        };
+        let out = output(&mut self.wbuf, scratch);
         self.h1.complete(response, out, env);
         self.last_active = now;
         self.drive(scratch, env, config, now).unwrap_or(Next::Close)
@@ -186,12 +191,7 @@ impl Conn {
         let Some(ws) = &mut self.ws else {
             return Next::Open;
         };
-        let out = if self.wbuf.is_empty() {
-            &mut scratch.write
-        } else {
-            &mut self.wbuf
-        };
-        ws.deliver(outgoing, out, now);
+        ws.deliver(outgoing, output(&mut self.wbuf, scratch), now);
         self.drive(scratch, env, config, now).unwrap_or(Next::Close)
     }
 

@@ -477,14 +477,7 @@ impl H1 {
             Reply::Later(promise) => match park(promise, env) {
                 Some(now) => response = now,
                 None => {
-                    self.writing = Writing::Pending(Box::new(Pending {
-                        method: head.method.into(),
-                        target: head.target.into(),
-                        version: head.version,
-                        is_head,
-                        keep_alive,
-                        started,
-                    }));
+                    self.wait_for_answer(head, is_head, keep_alive, started);
                     return;
                 }
             },
@@ -509,20 +502,32 @@ impl H1 {
                     }
                 }
                 Deferred::Later => {
-                    self.writing = Writing::Pending(Box::new(Pending {
-                        method: head.method.into(),
-                        target: head.target.into(),
-                        version: head.version,
-                        is_head,
-                        keep_alive,
-                        started,
-                    }));
+                    self.wait_for_answer(head, is_head, keep_alive, started);
                     return;
                 }
             },
         }
         let line = (head.method, head.target, head.version);
         self.answer(response, is_head, keep_alive, line, started, out, env);
+    }
+
+    /// Leaves the exchange waiting for a response computed elsewhere; what it needs to
+    /// send it then is kept (the head itself is gone with the read buffer).
+    fn wait_for_answer(
+        &mut self,
+        head: &Head<'_, '_>,
+        is_head: bool,
+        keep_alive: bool,
+        started: Option<Instant>,
+    ) {
+        self.writing = Writing::Pending(Box::new(Pending {
+            method: head.method.into(),
+            target: head.target.into(),
+            version: head.version,
+            is_head,
+            keep_alive,
+            started,
+        }));
     }
 
     /// Writes the `101 Switching Protocols` in `response` and hands the connection over:
@@ -715,37 +720,22 @@ impl H1 {
             Writing::Idle => Ok(true),
             Writing::Pending(_) => Ok(false),
             Writing::Channel { receiver, chunked } => {
+                let chunked = *chunked;
                 while out.len() < OUTPUT_HIGH_WATER {
                     match receiver.take() {
-                        Taken::Piece(piece) if *chunked => encode::write_chunk(out, &piece),
-                        Taken::Piece(piece) => out.extend_from_slice(&piece),
+                        Taken::Piece(piece) => put_piece(out, &piece, chunked),
                         Taken::Empty => return Ok(false),
-                        Taken::Ended => {
-                            if *chunked {
-                                encode::write_last_chunk(out);
-                            } else {
-                                self.reading = Reading::Closed;
-                            }
-                            return Ok(true);
-                        }
+                        Taken::Ended => return Ok(self.end_body(out, chunked)),
                     }
                 }
                 Ok(false)
             }
             Writing::Stream { pieces, chunked } => {
+                let chunked = *chunked;
                 while out.len() < OUTPUT_HIGH_WATER {
                     match pieces.next() {
-                        Some(piece) if *chunked => encode::write_chunk(out, &piece),
-                        Some(piece) => out.extend_from_slice(&piece),
-                        None => {
-                            if *chunked {
-                                encode::write_last_chunk(out);
-                            } else {
-                                // Close-delimited: the end of the body is the end of the connection.
-                                self.reading = Reading::Closed;
-                            }
-                            return Ok(true);
-                        }
+                        Some(piece) => put_piece(out, &piece, chunked),
+                        None => return Ok(self.end_body(out, chunked)),
                     }
                 }
                 Ok(false)
@@ -774,6 +764,17 @@ impl H1 {
                 Ok(*remaining == 0)
             }
         }
+    }
+
+    /// Ends a body of unknown length: the last chunk, or (close-delimited, for HTTP/1.0)
+    /// the end of the connection. Returns `true`: the body is complete.
+    fn end_body(&mut self, out: &mut BytesMut, chunked: bool) -> bool {
+        if chunked {
+            encode::write_last_chunk(out);
+        } else {
+            self.reading = Reading::Closed;
+        }
+        true
     }
 
     /// Answers a bad request with `status` and stops reading: after a framing error the
@@ -887,6 +888,15 @@ impl H1 {
     /// Whether more input is useful now: not while a body streams out, nor once reading ended.
     pub(crate) fn wants_input(&self) -> bool {
         matches!(self.phase(), Phase::Head | Phase::Body)
+    }
+}
+
+/// One piece of a body of unknown length, as a chunk or as it is.
+fn put_piece(out: &mut BytesMut, piece: &[u8], chunked: bool) {
+    if chunked {
+        encode::write_chunk(out, piece);
+    } else {
+        out.extend_from_slice(piece);
     }
 }
 

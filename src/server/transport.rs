@@ -178,39 +178,6 @@ impl Listener {
     }
 }
 
-impl Source for Listener {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.register(registry, token, interest),
-            Listener::Unix(l) => l.register(registry, token, interest),
-        }
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.reregister(registry, token, interest),
-            Listener::Unix(l) => l.reregister(registry, token, interest),
-        }
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.deregister(registry),
-            Listener::Unix(l) => l.deregister(registry),
-        }
-    }
-}
-
 /// A connected socket of either kind.
 pub(crate) enum Stream {
     Tcp(TcpStream),
@@ -257,38 +224,43 @@ impl Write for Stream {
     }
 }
 
-impl Source for Stream {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(registry, token, interest),
-            Stream::Unix(s) => s.register(registry, token, interest),
-        }
-    }
+/// `mio::event::Source` for an enum of sockets, by passing each call to the variant.
+macro_rules! source_of_variants {
+    ($type:ident { $($variant:ident),+ }) => {
+        impl Source for $type {
+            fn register(
+                &mut self,
+                registry: &Registry,
+                token: Token,
+                interest: Interest,
+            ) -> io::Result<()> {
+                match self {
+                    $($type::$variant(s) => s.register(registry, token, interest),)+
+                }
+            }
 
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interest),
-            Stream::Unix(s) => s.reregister(registry, token, interest),
-        }
-    }
+            fn reregister(
+                &mut self,
+                registry: &Registry,
+                token: Token,
+                interest: Interest,
+            ) -> io::Result<()> {
+                match self {
+                    $($type::$variant(s) => s.reregister(registry, token, interest),)+
+                }
+            }
 
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(registry),
-            Stream::Unix(s) => s.deregister(registry),
+            fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+                match self {
+                    $($type::$variant(s) => s.deregister(registry),)+
+                }
+            }
         }
-    }
+    };
 }
+
+source_of_variants!(Listener { Tcp, Unix });
+source_of_variants!(Stream { Tcp, Unix });
 
 #[cfg(test)]
 mod tests {

@@ -16,9 +16,7 @@ use crate::web::fault;
 use crate::web::request::Request;
 use crate::web::responder::{Responder, redirect_with};
 use crate::web::router::{Routed, Router, Rule, UrlBuildError};
-use crate::web::scaffold::{
-    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
-};
+use crate::web::scaffold::{AddView, BeforeRequest, Scaffold, View, register, scaffold_methods};
 
 struct ViewEntry {
     view: View,
@@ -155,8 +153,7 @@ impl App {
         F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
         R: Responder,
     {
-        let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), ViewKind::Loop);
+        register(self, rule, endpoint, methods, view, ViewKind::Loop);
         self
     }
 
@@ -171,17 +168,6 @@ impl App {
     /// ```
     pub fn blocking(&mut self) -> Blocking<'_, App> {
         Blocking::new(self)
-    }
-
-    pub(crate) fn add_boxed_view(
-        &mut self,
-        rule: &str,
-        endpoint: &str,
-        methods: &[Method],
-        view: View,
-        kind: ViewKind,
-    ) {
-        self.add_view(rule, endpoint, methods, view, None, kind);
     }
 
     fn add_view(
@@ -649,6 +635,19 @@ impl App {
     }
 }
 
+impl AddView for App {
+    fn add_boxed_view(
+        &mut self,
+        rule: &str,
+        endpoint: &str,
+        methods: &[Method],
+        view: View,
+        kind: ViewKind,
+    ) {
+        self.add_view(rule, endpoint, methods, view, None, kind);
+    }
+}
+
 impl Service for App {
     fn config(&self) -> &Config {
         &self.config
@@ -656,15 +655,7 @@ impl Service for App {
 
     #[inline]
     fn respond(&self, incoming: Incoming<'_>, response: &mut Response) -> Reply<App> {
-        let mut request = Request::new(
-            self,
-            incoming.method,
-            incoming.version,
-            incoming.target,
-            incoming.headers,
-            incoming.body,
-            incoming.peer,
-        );
+        let mut request = Request::from_incoming(self, incoming);
         let routed = self.route_request(&mut request, response);
         if self.any_special && matches!(routed, Ok(Answered::No)) {
             return self.respond_special(&mut request, routed, response);
@@ -674,15 +665,7 @@ impl Service for App {
     }
 
     fn refuse(&self, incoming: Incoming<'_>, status: StatusCode, response: &mut Response) {
-        let mut request = Request::new(
-            self,
-            incoming.method,
-            incoming.version,
-            incoming.target,
-            incoming.headers,
-            incoming.body,
-            incoming.peer,
-        );
+        let mut request = Request::from_incoming(self, incoming);
         // Routed only to find the blueprint whose error handlers apply; the refusal
         // stands whatever routing says.
         let _ = self.route_request(&mut request, response);

@@ -11,12 +11,12 @@ use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
 use crate::server::{BlockingJob, PeerAddr};
-use crate::web::app::App;
+use crate::web::app::{App, ViewKind};
 use crate::web::blueprint::Blueprint;
 use crate::web::request::Request;
 use crate::web::responder::Responder;
 use crate::web::router::Params;
-use crate::web::scaffold::default_endpoint;
+use crate::web::scaffold::{register, route_methods};
 
 /// Registers views that run on the blocking pool instead of the event loop
 /// (from [`App::blocking`] or [`Blueprint::blocking`]).
@@ -69,70 +69,18 @@ macro_rules! blocking_methods {
                 F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
                 R: Responder,
             {
-                let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-                self.target.add_boxed_view(
+                register(
+                    self.target,
                     rule,
-                    &endpoint,
+                    endpoint,
                     methods,
-                    crate::web::scaffold::boxed_view(view),
-                    crate::web::app::ViewKind::Blocking,
+                    view,
+                    ViewKind::Blocking,
                 );
                 self
             }
 
-            /// A blocking view for `rule` and `methods`.
-            pub fn route<F, R>(&mut self, rule: &str, methods: &[Method], view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.add_url_rule(rule, None, methods, view)
-            }
-
-            /// A blocking view for `GET` (and `HEAD`) on `rule`.
-            pub fn get<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.route(rule, &[Method::GET], view)
-            }
-
-            /// A blocking view for `POST` on `rule`.
-            pub fn post<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.route(rule, &[Method::POST], view)
-            }
-
-            /// A blocking view for `PUT` on `rule`.
-            pub fn put<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.route(rule, &[Method::PUT], view)
-            }
-
-            /// A blocking view for `DELETE` on `rule`.
-            pub fn delete<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.route(rule, &[Method::DELETE], view)
-            }
-
-            /// A blocking view for `PATCH` on `rule`.
-            pub fn patch<F, R>(&mut self, rule: &str, view: F) -> &mut Self
-            where
-                F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
-                R: Responder,
-            {
-                self.route(rule, &[Method::PATCH], view)
-            }
+            route_methods!();
         }
     };
 }

@@ -8,9 +8,7 @@ use crate::web::blocking::Blocking;
 use crate::web::error::HttpError;
 use crate::web::request::Request;
 use crate::web::responder::Responder;
-use crate::web::scaffold::{
-    BeforeRequest, Scaffold, View, boxed_view, default_endpoint, scaffold_methods,
-};
+use crate::web::scaffold::{AddView, BeforeRequest, Scaffold, View, register, scaffold_methods};
 
 /// A set of routes registered on an app later, under a prefix (Flask's `Blueprint`).
 ///
@@ -93,8 +91,7 @@ impl Blueprint {
         F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
         R: Responder,
     {
-        let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
-        self.add_boxed_view(rule, &endpoint, methods, boxed_view(view), ViewKind::Loop);
+        register(self, rule, endpoint, methods, view, ViewKind::Loop);
         self
     }
 
@@ -103,7 +100,15 @@ impl Blueprint {
         Blocking::new(self)
     }
 
-    pub(crate) fn add_boxed_view(
+    scaffold_methods!();
+
+    pub(crate) fn into_parts(self) -> (String, Vec<RouteDef>, Scaffold) {
+        (self.name, self.routes, self.scaffold)
+    }
+}
+
+impl AddView for Blueprint {
+    fn add_boxed_view(
         &mut self,
         rule: &str,
         endpoint: &str,
@@ -124,11 +129,5 @@ impl Blueprint {
             view,
             kind,
         });
-    }
-
-    scaffold_methods!();
-
-    pub(crate) fn into_parts(self) -> (String, Vec<RouteDef>, Scaffold) {
-        (self.name, self.routes, self.scaffold)
     }
 }

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::config::TrustedProxies;
+use crate::http::parse::split_unquoted;
 
 /// The `n`-th value from the right of a comma-separated header that may be repeated:
 /// what the `n`-th proxy in front of the app wrote. `None` if there are fewer values.
@@ -128,14 +129,14 @@ fn forwarded_element<'a>(headers: &'a [httparse::Header<'a>], n: usize) -> Optio
         return None;
     }
     let elements: Vec<&str> = values(headers, "forwarded")
-        .flat_map(split_outside_quotes::<b','>)
+        .flat_map(|value| split_outside_quotes(value, b','))
         .collect();
     elements.len().checked_sub(n).map(|i| elements[i])
 }
 
 /// A parameter of a `Forwarded` element (`for=...;proto=...`), unquoted.
 fn forwarded_param<'a>(element: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    split_outside_quotes::<b';'>(element).find_map(|pair| {
+    split_outside_quotes(element, b';').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         if !key.trim().eq_ignore_ascii_case(name) {
             return None;
@@ -166,28 +167,11 @@ fn node_ip(node: &str) -> Option<IpAddr> {
     node.split(':').next()?.parse().ok()
 }
 
-/// Splits on `SEP` where it is not inside a quoted string.
-fn split_outside_quotes<const SEP: u8>(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let text = rest?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, b) in text.bytes().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if quoted => escaped = true,
-                b'"' => quoted = !quoted,
-                _ if b == SEP && !quoted => {
-                    rest = Some(&text[i + 1..]);
-                    return Some(text[..i].trim());
-                }
-                _ => {}
-            }
-        }
-        rest = None;
-        Some(text.trim())
-    })
-    .filter(|piece| !piece.is_empty())
+/// Splits on `sep` where it is not inside a quoted string; trimmed, blanks dropped.
+fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    split_unquoted(text, sep)
+        .map(str::trim)
+        .filter(|piece| !piece.is_empty())
 }
 
 #[cfg(test)]

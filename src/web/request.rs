@@ -11,7 +11,7 @@ use crate::http::method::Method;
 use crate::http::parse::{Version, split_absolute};
 use crate::http::status::StatusCode;
 use crate::http::url::{MultiDict, percent_decode, split_target};
-use crate::server::PeerAddr;
+use crate::server::{Incoming, PeerAddr};
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
 use crate::web::multipart::{FileStorage, Files, Multipart};
@@ -68,6 +68,20 @@ pub(crate) struct Decoded<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// The request the server handed over.
+    #[inline(always)]
+    pub(crate) fn from_incoming(app: &'a App, incoming: Incoming<'a>) -> Request<'a> {
+        Request::new(
+            app,
+            incoming.method,
+            incoming.version,
+            incoming.target,
+            incoming.headers,
+            incoming.body,
+            incoming.peer,
+        )
+    }
+
     // Built in place in the caller's frame: a call returned it by copy (the request path
     // also builds one for refusals and on the blocking pool, so it is not inlined alone).
     #[inline(always)]

@@ -1,8 +1,10 @@
 //! What an app and a blueprint share (Flask's `Scaffold`): views and how they are boxed,
 //! the hooks and error handlers, and the registration methods both offer.
 
+use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
+use crate::web::app::ViewKind;
 use crate::web::error::HttpError;
 use crate::web::request::Request;
 use crate::web::responder::{IntoResponse, Responder};
@@ -36,6 +38,37 @@ impl Scaffold {
     }
 }
 
+/// Where views are registered: an app, or a blueprint until it is mounted.
+pub(crate) trait AddView {
+    /// Registers a boxed view under `endpoint`.
+    fn add_boxed_view(
+        &mut self,
+        rule: &str,
+        endpoint: &str,
+        methods: &[Method],
+        view: View,
+        kind: ViewKind,
+    );
+}
+
+/// Boxes `view` and registers it on `target` under `endpoint` (default: the function's
+/// name, or for a closure the rule).
+pub(crate) fn register<T, F, R>(
+    target: &mut T,
+    rule: &str,
+    endpoint: Option<&str>,
+    methods: &[Method],
+    view: F,
+    kind: ViewKind,
+) where
+    T: AddView,
+    F: Fn(&Request<'_>) -> R + Send + Sync + 'static,
+    R: Responder,
+{
+    let endpoint = endpoint.map_or_else(|| default_endpoint::<F>(rule), str::to_owned);
+    target.add_boxed_view(rule, &endpoint, methods, boxed_view(view), kind);
+}
+
 /// What a `before_request` hook returns: `()` or `None` to go on, a response to answer
 /// with it instead of the view, or an error for the error handlers.
 pub trait BeforeRequest {
@@ -61,8 +94,9 @@ impl<T: BeforeRequest, E: Into<HttpError>> BeforeRequest for Result<T, E> {
     }
 }
 
-/// Defines the methods an [`App`] and a [`Blueprint`] share: routes, hooks, error handlers.
-macro_rules! scaffold_methods {
+/// The route methods of whatever has an `add_url_rule` (an app, a blueprint, and the
+/// blocking registrations of both): `route`, `get`, `post`, `put`, `delete`, `patch`.
+macro_rules! route_methods {
     () => {
         /// Registers `view` for `rule` and `methods` (Flask's `@app.route(rule, methods=...)`).
         ///
@@ -123,6 +157,14 @@ macro_rules! scaffold_methods {
         {
             self.route(rule, &[Method::PATCH], view)
         }
+    };
+}
+pub(crate) use route_methods;
+
+/// Defines the methods an [`App`] and a [`Blueprint`] share: routes, hooks, error handlers.
+macro_rules! scaffold_methods {
+    () => {
+        crate::web::scaffold::route_methods!();
 
         /// Runs `hook` before each view; it may answer instead (return a response) or
         /// fail with an [`HttpError`]. Return `()` or `None` to go on.

@@ -14,7 +14,7 @@ use crate::web::app::{App, ViewKind};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
 use crate::web::request::Request;
-use crate::web::scaffold::{View, default_endpoint};
+use crate::web::scaffold::{AddView, View, default_endpoint};
 
 thread_local! {
     /// The upgrade a WebSocket view made, taken by `App::respond` once the dispatch chain
@@ -127,14 +127,7 @@ impl App {
         F: Fn(&Request<'_>) -> Result<H, HttpError> + Send + Sync + 'static,
         H: WebSocketHandler,
     {
-        let endpoint = default_endpoint::<F>(rule);
-        self.add_boxed_view(
-            rule,
-            &endpoint,
-            &[Method::GET],
-            upgrade_view(factory),
-            ViewKind::WebSocket,
-        );
+        register_websocket(self, rule, factory);
         self
     }
 }
@@ -146,16 +139,21 @@ impl Blueprint {
         F: Fn(&Request<'_>) -> Result<H, HttpError> + Send + Sync + 'static,
         H: WebSocketHandler,
     {
-        let endpoint = default_endpoint::<F>(rule);
-        self.add_boxed_view(
-            rule,
-            &endpoint,
-            &[Method::GET],
-            upgrade_view(factory),
-            ViewKind::WebSocket,
-        );
+        register_websocket(self, rule, factory);
         self
     }
+}
+
+/// Registers a WebSocket route on an app or a blueprint.
+fn register_websocket<T, F, H>(target: &mut T, rule: &str, factory: F)
+where
+    T: AddView,
+    F: Fn(&Request<'_>) -> Result<H, HttpError> + Send + Sync + 'static,
+    H: WebSocketHandler,
+{
+    let endpoint = default_endpoint::<F>(rule);
+    let view = upgrade_view(factory);
+    target.add_boxed_view(rule, &endpoint, &[Method::GET], view, ViewKind::WebSocket);
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! "the server MUST decline an extension negotiation offer..."), and the next offer is
 //! tried; declining all of them just means messages go uncompressed.
 
+use crate::http::parse::split_unquoted;
+
 /// What the server wants from permessage-deflate, whatever the client offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DeflateConfig {
@@ -61,29 +63,6 @@ fn offers<'a>(values: &'a [&'a [u8]]) -> impl Iterator<Item = (&'a str, Option<&
             let name = parts.next().unwrap_or("").trim();
             (!name.is_empty()).then(|| (name, parts.next()))
         })
-}
-
-/// Splits `text` at each `sep` that is not inside a quoted-string.
-fn split_unquoted(text: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let text = rest?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, b) in text.bytes().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if quoted => escaped = true,
-                b'"' => quoted = !quoted,
-                _ if b == sep && !quoted => {
-                    rest = Some(&text[i + 1..]);
-                    return Some(&text[..i]);
-                }
-                _ => {}
-            }
-        }
-        rest = None;
-        Some(text)
-    })
 }
 
 /// A parameter's value with the quotes of a quoted-string removed. §9.1 asks that the
