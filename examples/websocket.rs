@@ -1,5 +1,6 @@
 //! A WebSocket echo: every message comes back as it was sent, text as text and binary as
-//! binary; the page at `/` shows it in a browser.
+//! binary; the page at `/` shows it in a browser. And a room: a text sent to `/room` goes
+//! to everyone connected there, encoded once for all of them.
 //!
 //! ```sh
 //! cargo run --release --example websocket       # open http://127.0.0.1:5000/
@@ -9,11 +10,28 @@
 //! The handler runs on the event loop for each message, like a view for each request;
 //! `ws.send` writes straight into the connection's buffer.
 
-use carafe::websocket::{Message, WebSocket, WebSocketHandler};
+use carafe::websocket::{Group, Message, WebSocket, WebSocketHandler};
 use carafe::{App, HttpError, Request};
 
 /// One connection's handler: it holds no state, so one type serves every connection.
 pub struct Echo;
+
+/// A member of the room: on open it joins the group; what it says goes to everyone.
+pub struct Member {
+    room: Group,
+}
+
+impl WebSocketHandler for Member {
+    fn on_open(&mut self, ws: &mut WebSocket<'_>) {
+        self.room.add(ws.handle());
+    }
+
+    fn on_message(&mut self, _: &mut WebSocket<'_>, message: Message<'_>) {
+        if let Message::Text(text) = message {
+            self.room.broadcast_text(text);
+        }
+    }
+}
 
 impl WebSocketHandler for Echo {
     fn on_message(&mut self, ws: &mut WebSocket<'_>, message: Message<'_>) {
@@ -70,6 +88,11 @@ pub fn app() -> App {
     app.get("/", |_: &Request| PAGE);
     // Messages up to Config::websocket_max_message (16 MiB by default).
     app.websocket("/echo", |_: &Request| Ok::<_, HttpError>(Echo));
+    // Members leave the group by themselves when their connection closes.
+    let room = Group::new();
+    app.websocket("/room", move |_: &Request| {
+        Ok::<_, HttpError>(Member { room: room.clone() })
+    });
     app
 }
 

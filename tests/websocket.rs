@@ -643,3 +643,23 @@ fn shutdown_sends_going_away() {
     assert!(next(&events).starts_with("close Some(1001)"));
     server.stop().unwrap();
 }
+
+#[path = "../examples/websocket.rs"]
+#[allow(dead_code)]
+mod example;
+
+#[test]
+fn the_example_echoes_and_its_room_reaches_every_member() {
+    let server = TestServer::start(example::app());
+    let mut ws = client(&server, "/echo");
+    ws.send(Msg::binary(vec![1u8, 2, 3])).unwrap();
+    assert_eq!(ws.read().unwrap(), Msg::binary(vec![1u8, 2, 3]));
+    let mut members: Vec<_> = (0..5).map(|_| client(&server, "/room")).collect();
+    // Each joined in on_open, which runs before its 101 is written.
+    members[0].send(Msg::text("hello, room")).unwrap();
+    for member in &mut members {
+        assert_eq!(member.read().unwrap(), Msg::text("hello, room"));
+    }
+    let resp = support::roundtrip(&server, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.status, 426);
+}
