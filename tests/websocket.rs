@@ -663,3 +663,34 @@ fn the_example_echoes_and_its_room_reaches_every_member() {
     let resp = support::roundtrip(&server, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(resp.status, 426);
 }
+
+#[test]
+fn a_full_mailbox_refuses_sends_instead_of_growing() {
+    let (mut app, handles, _) = registry_app(1);
+    app.config_mut().mailbox_capacity = 4;
+    // A view that holds the loop while the mailbox is posted to from another thread.
+    app.get("/hold", |_: &Request| {
+        std::thread::sleep(Duration::from_millis(500));
+        "held"
+    });
+    let server = TestServer::start(app);
+    let mut ws = client(&server, "/feed");
+    wait_for(|| handles.lock().unwrap().len() == 1);
+    let handle = handles.lock().unwrap()[0].clone();
+    let mut hold = support::Reader::new(server.connect());
+    hold.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(100)); // the loop is inside the view now
+    let results: Vec<_> = (0..10).map(|i| handle.send_text(format!("{i}"))).collect();
+    assert_eq!(results[..4], [Ok(()), Ok(()), Ok(()), Ok(())]);
+    assert!(
+        results[4..].iter().all(|r| *r == Err(SendError::Full)),
+        "{results:?}"
+    );
+    assert_eq!(hold.response().unwrap().text(), "held");
+    // What was accepted arrives, in order; what was refused never does.
+    for i in 0..4 {
+        assert_eq!(ws.read().unwrap(), Msg::text(i.to_string()));
+    }
+    handle.send_text("after").unwrap();
+    assert_eq!(ws.read().unwrap(), Msg::text("after"));
+}
