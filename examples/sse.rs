@@ -105,6 +105,8 @@ fn main() -> std::io::Result<()> {
     // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let clock = Clock::default();
-    clock.start(Duration::from_secs(1));
+    // TICK_MS: how often the clock ticks (benches/sse_fanout.py makes it tick fast).
+    let tick_ms = std::env::var("TICK_MS").ok().and_then(|t| t.parse().ok());
+    clock.start(Duration::from_millis(tick_ms.unwrap_or(1000)));
     app(clock).run_from_env(5000)
 }
