@@ -48,7 +48,8 @@ pub(crate) enum Body {
         len: u64,
     },
     /// Pieces pushed from other threads through a [`BodySender`], sent as they arrive.
-    Channel(Receiver),
+    /// Boxed: its drop (a lock) kept out of the drop of every other body.
+    Channel(Box<Receiver>),
 }
 
 impl Response {
@@ -165,7 +166,7 @@ impl Response {
     pub fn channel_with_limit(limit: usize) -> (Response, BodySender) {
         let (sender, receiver) = channel::channel(limit);
         let response = Response {
-            body: Body::Channel(receiver),
+            body: Body::Channel(Box::new(receiver)),
             ..Response::empty(StatusCode::OK)
         };
         (response, sender)

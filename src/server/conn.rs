@@ -288,18 +288,17 @@ impl Conn {
         if let Some(ws) = &self.ws {
             return Some(ws.deadline());
         }
-        if self.awaits_others() {
-            return None;
-        }
         Some(match self.h1.phase() {
             Phase::Head => match self.partial_since {
                 Some((_, since)) => since + config.head_timeout,
                 None => self.last_active + config.keep_alive_timeout,
             },
             Phase::Body => self.last_active + config.body_timeout,
-            Phase::Streaming | Phase::Done | Phase::Pending => {
-                self.last_active + config.write_timeout
-            }
+            // Waiting on another thread with nothing to send: no timeout applies (a
+            // view takes as long as it takes; a pushed body may be quiet).
+            Phase::Pending => return None,
+            Phase::Streaming if self.h1.awaits_push() => return None,
+            Phase::Streaming | Phase::Done => self.last_active + config.write_timeout,
             #[cfg(feature = "websocket")]
             Phase::Upgraded => self.last_active + config.write_timeout,
         })

@@ -115,7 +115,7 @@ enum Writing {
     },
     /// Pieces pushed from other threads, sent as they arrive.
     Channel {
-        receiver: Receiver,
+        receiver: Box<Receiver>,
         chunked: bool,
     },
     /// A response being computed off the loop. Nothing behind its request is answered
@@ -513,6 +513,7 @@ impl H1 {
 
     /// Leaves the exchange waiting for a response computed elsewhere; what it needs to
     /// send it then is kept (the head itself is gone with the read buffer).
+    #[cold]
     fn wait_for_answer(
         &mut self,
         head: &Head<'_, '_>,
@@ -911,6 +912,7 @@ enum Deferred {
 }
 
 /// Hands a blocking job to the pool, or runs it here when there is no loop.
+#[cold]
 fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Deferred {
     let Some(origin) = &env.origin else {
         return Deferred::Now(run_guarded(job, env.service));
@@ -934,6 +936,7 @@ fn defer<S: Service>(job: BlockingJob<S>, env: &Env<'_, S>) -> Deferred {
 
 /// Hands the promise of a response to whoever will give it. In memory (no loop to
 /// wake), waits for it here and returns it.
+#[cold]
 fn park<S: Service>(
     promise: Box<dyn FnOnce(Completion) + Send>,
     env: &Env<'_, S>,
