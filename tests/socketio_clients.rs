@@ -16,11 +16,15 @@ mod chat;
 use std::process::Command;
 use std::time::Duration;
 
-use carafe::socketio::SocketIo;
+use carafe::socketio::{SocketIo, SocketIoConfig};
 use support::TestServer;
 
 fn run_clients(workers: usize) {
-    let io = SocketIo::new();
+    // A refused client's session, should its client leave it open, ends soon.
+    let io = SocketIo::with_config(SocketIoConfig {
+        connect_timeout: Duration::from_secs(2),
+        ..SocketIoConfig::default()
+    });
     let mut app = chat::app(&io);
     app.workers(workers);
     // A long-poll still parked when the test ends must not hold the shutdown.

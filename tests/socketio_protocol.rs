@@ -720,3 +720,19 @@ fn blocking_views_and_threads_emit_and_disconnect() {
         [format!("{a_id} server namespace disconnect")]
     );
 }
+
+#[test]
+fn a_client_that_joins_no_namespace_is_closed_after_the_connect_timeout() {
+    // socket.io's connectTimeout: a session with no namespace is not kept.
+    let config = SocketIoConfig {
+        connect_timeout: Duration::from_millis(200),
+        ..SocketIoConfig::default()
+    };
+    let (server, _io) = serve(config, 1, |_, _| {});
+    let (idle, _) = handshake(&server);
+    let joined = connected(&server);
+    thread::sleep(Duration::from_millis(500));
+    assert_refused(&poll(&server, &idle), 400, 1, "Session ID unknown");
+    assert_eq!(post(&server, &joined, br#"42["echo","here"]"#).text(), "ok");
+    assert_eq!(poll(&server, &joined).text(), r#"42["echo","here"]"#);
+}

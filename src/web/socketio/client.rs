@@ -28,6 +28,8 @@ pub(crate) struct Client {
 struct State {
     decoder: Decoder,
     sockets: Vec<Socket>,
+    /// A namespace connection was made at some point.
+    joined: bool,
 }
 
 impl Client {
@@ -90,8 +92,23 @@ impl Handler for SocketIoHandler {
             state: Mutex::new(State {
                 decoder: Decoder::default(),
                 sockets: Vec::new(),
+                joined: false,
             }),
         }
+    }
+
+    /// A client that joins no namespace within `connect_timeout` is closed (socket.io's
+    /// `connectTimeout`): an open session costs memory and heartbeats for nothing.
+    fn on_open(&self, conn: &Arc<Conn<Client>>) {
+        let weak = Arc::downgrade(conn);
+        let at = std::time::Instant::now() + self.0.config.connect_timeout;
+        self.0.timer.schedule(at, move |_, _| {
+            if let Some(conn) = weak.upgrade()
+                && !conn.data.state().joined
+            {
+                conn.close(CloseReason::TransportClose);
+            }
+        });
     }
 
     fn on_message(&self, conn: &Arc<Conn<Client>>, message: Incoming<'_>) {
@@ -177,7 +194,11 @@ impl SocketIoHandler {
         };
         match ns.inner.on_connect(&socket, packet.data) {
             Ok(()) => {
-                conn.data.state().sockets.push(socket.clone());
+                {
+                    let mut state = conn.data.state();
+                    state.sockets.push(socket.clone());
+                    state.joined = true;
+                }
                 ns.inner.adapter.add(&socket);
                 socket.accept();
                 if conn.is_closed() {

@@ -33,6 +33,9 @@ pub struct SocketIoConfig {
     pub cors_allowed_origins: Cors,
     /// Whether cross-origin requests may carry cookies (`cors_credentials`, true).
     pub cors_credentials: bool,
+    /// How long a client may stay without joining any namespace before it is closed
+    /// (socket.io's `connectTimeout`, 45 s).
+    pub connect_timeout: Duration,
 }
 
 impl Default for SocketIoConfig {
@@ -45,6 +48,7 @@ impl Default for SocketIoConfig {
             max_payload: settings.max_payload,
             cors_allowed_origins: Cors::SameOrigin,
             cors_credentials: true,
+            connect_timeout: Duration::from_secs(45),
         }
     }
 }

@@ -230,7 +230,12 @@ impl Socket {
     /// (binary parts as binary).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(&self.inner.ns.name, event, data.into_args()?);
-        self.send(&packet.encode())
+        self.send_encoded(&packet.encode())
+    }
+
+    /// Sends a `message` event (Flask-SocketIO's `send(data)`).
+    pub fn send(&self, data: impl IntoArgs) -> Result<(), EmitError> {
+        self.emit("message", data)
     }
 
     /// Sends an event and asks the client to acknowledge it: `callback` gets the client's
@@ -266,7 +271,7 @@ impl Socket {
                     guarded("ack", || callback(Err(AckError::Timeout)));
                 }
             });
-        self.send(&packet.encode())
+        self.send_encoded(&packet.encode())
     }
 
     /// Puts the socket in `room` (Flask-SocketIO's `join_room`).
@@ -301,13 +306,13 @@ impl Socket {
         if !self.connected() {
             return;
         }
-        let _ = self.send(&Packet::disconnect(self.inner.ns.name.clone()).encode());
+        let _ = self.send_encoded(&Packet::disconnect(self.inner.ns.name.clone()).encode());
         self.inner.conn.data.forget(self);
         self.closed(DisconnectReason::ServerNamespaceDisconnect);
     }
 
     /// Sends an encoded packet, or keeps it for after the CONNECT answer.
-    pub(crate) fn send(&self, encoded: &Encoded) -> Result<(), EmitError> {
+    pub(crate) fn send_encoded(&self, encoded: &Encoded) -> Result<(), EmitError> {
         let mut state = lock(&self.inner.state);
         match &mut state.phase {
             Phase::Connecting(waiting) => waiting.push(encoded.clone()),
@@ -341,7 +346,7 @@ impl Socket {
             Value::Array(args.values),
             args.attachments,
         );
-        self.send(&packet.encode())
+        self.send_encoded(&packet.encode())
     }
 
     /// The connect handler accepted: CONNECT goes out, then what it emitted.

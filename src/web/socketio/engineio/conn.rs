@@ -473,3 +473,107 @@ pub(crate) enum Incoming<'a> {
     Text(&'a str),
     Binary(Bytes),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::completion::Slot;
+    use std::time::Duration;
+
+    struct Recorder(Mutex<Vec<CloseReason>>);
+
+    impl Hooks<()> for Recorder {
+        fn closed(&self, _: &Arc<Conn<()>>, reason: CloseReason) {
+            self.0.lock().unwrap().push(reason);
+        }
+    }
+
+    fn polling(hooks: &Arc<Recorder>, timer: &Timer) -> Arc<Conn<()>> {
+        let weak: Weak<dyn Hooks<()>> = Arc::downgrade(hooks) as Weak<dyn Hooks<()>>;
+        let sid = Sid::generate().unwrap();
+        Conn::new(sid, (), Settings::default(), None, weak, timer.clone())
+    }
+
+    fn body(response: &Response) -> &[u8] {
+        response.body().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_parked_get_is_answered_by_the_next_send() {
+        let (hooks, timer) = (Arc::new(Recorder(Mutex::default())), Timer::default());
+        let conn = polling(&hooks, &timer);
+        assert!(matches!(conn.on_get(&[]), GetOutcome::Park));
+        // A second GET while one waits: refused, and the session is to close.
+        assert!(matches!(
+            conn.on_get(&[]),
+            GetOutcome::Refused { close: true }
+        ));
+        let slot = Arc::new(Slot::default());
+        conn.park(Completion::in_memory(slot.clone()), Vec::new());
+        conn.send(&[
+            Frame::text(PacketType::Message, "2[\"a\"]"),
+            Frame::Binary(Bytes::from_static(b"\x01")),
+        ]);
+        let response = slot.wait(Duration::from_secs(5)).unwrap();
+        assert_eq!(body(&response), b"42[\"a\"]\x1ebAQ==");
+        // Queued while no GET waits: the next GET takes it at once.
+        conn.send(&[Frame::bare(PacketType::Ping)]);
+        match conn.on_get(&[]) {
+            GetOutcome::Now(response) => assert_eq!(body(&response), b"2"),
+            _ => panic!("expected an answer now"),
+        }
+        timer.stop();
+    }
+
+    #[test]
+    fn closing_answers_the_parked_get_and_tells_the_engine_once() {
+        let (hooks, timer) = (Arc::new(Recorder(Mutex::default())), Timer::default());
+        let conn = polling(&hooks, &timer);
+        assert!(matches!(conn.on_get(&[]), GetOutcome::Park));
+        let slot = Arc::new(Slot::default());
+        conn.park(Completion::in_memory(slot.clone()), Vec::new());
+        conn.close(CloseReason::ParseError);
+        conn.close(CloseReason::TransportClose);
+        assert_eq!(body(&slot.wait(Duration::from_secs(5)).unwrap()), b"1");
+        assert_eq!(*hooks.0.lock().unwrap(), [CloseReason::ParseError]);
+        assert!(matches!(conn.route(&[]), Route::Closed));
+        timer.stop();
+    }
+
+    #[test]
+    fn a_post_at_a_time() {
+        let (hooks, timer) = (Arc::new(Recorder(Mutex::default())), Timer::default());
+        let conn = polling(&hooks, &timer);
+        assert_eq!(conn.begin_post(), Ok(()));
+        assert_eq!(conn.begin_post(), Err(true));
+        conn.end_post();
+        assert_eq!(conn.begin_post(), Ok(()));
+        timer.stop();
+    }
+
+    #[test]
+    fn no_pong_within_the_timeout_closes() {
+        let (hooks, timer) = (Arc::new(Recorder(Mutex::default())), Timer::default());
+        let weak: Weak<dyn Hooks<()>> = Arc::downgrade(&hooks) as Weak<dyn Hooks<()>>;
+        let settings = Settings {
+            ping_interval: Duration::from_millis(30),
+            ping_timeout: Duration::from_millis(30),
+            ..Settings::default()
+        };
+        let conn = Conn::new(
+            Sid::generate().unwrap(),
+            (),
+            settings,
+            None,
+            weak,
+            timer.clone(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while hooks.0.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(*hooks.0.lock().unwrap(), [CloseReason::PingTimeout]);
+        assert!(conn.is_closed());
+        timer.stop();
+    }
+}

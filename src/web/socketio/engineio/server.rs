@@ -51,6 +51,9 @@ pub(crate) trait Handler: Send + Sync + Sized + 'static {
 
     fn data(&self, req: &Request<'_>) -> Self::Data;
 
+    /// A session opened (its handshake was answered, or is on its way).
+    fn on_open(&self, conn: &Arc<Conn<Self::Data>>);
+
     /// A message arrived. Runs on the thread that read it (a loop).
     fn on_message(&self, conn: &Arc<Conn<Self::Data>>, message: Incoming<'_>);
 
@@ -137,6 +140,8 @@ impl<H: Handler> Engine<H> {
             self.timer.clone(),
         );
         sessions.insert(sid, conn.clone());
+        drop(sessions);
+        self.handler.on_open(&conn);
         Some(conn)
     }
 
