@@ -7,6 +7,10 @@
 //! HOST=unix:/tmp/chat.sock cargo run --release --features socketio --example chat
 //! ```
 //!
+//! `PING_INTERVAL_MS` and `PING_TIMEOUT_MS` set the heartbeat, `WORKERS` the loops, and
+//! `CARAFE_*` variables the server (`CARAFE_WEBSOCKET_NODELAY=false` for cheaper room
+//! broadcasts, see `Config::websocket_nodelay`).
+//!
 //! Events of the default namespace: `echo` (ack with the same arguments if asked, else
 //! emit them back), `join`/`leave` a room (ack `true`), `say` `{"room","text"}` (everyone
 //! in the room gets `said`), `broadcast` (everyone else gets it), `rooms` (ack the
@@ -16,7 +20,7 @@
 use std::time::Duration;
 
 use carafe::socketio::{Ack, Args, Socket, SocketIo, SocketIoConfig};
-use carafe::{App, Response};
+use carafe::{App, Config, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -139,6 +143,11 @@ fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let io = SocketIo::with_config(config());
     let mut app = app(&io);
+    // Server settings from CARAFE_* variables, e.g. CARAFE_WEBSOCKET_NODELAY=false.
+    let server = Config::from_env("CARAFE")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let debug = app.config().debug;
+    *app.config_mut() = Config { debug, ..server };
     if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
         app.workers(workers);
     }
