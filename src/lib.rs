@@ -87,6 +87,30 @@ pub mod websocket {
     };
 }
 
+/// Socket.IO (v5, over Engine.IO v4): a server the official clients (`socket.io-client`,
+/// python-socketio, rust_socketio) connect to unchanged, with Flask-SocketIO's model —
+/// handlers per event, rooms, namespaces, acknowledgements both ways, and emitting from
+/// anywhere. Long-polling and WebSocket transports, and the upgrade between them.
+///
+/// ```
+/// use carafe::socketio::{Ack, Args, Socket, SocketIo};
+/// use carafe::App;
+///
+/// let mut app = App::new();
+/// let io = SocketIo::new();
+/// io.attach(&mut app);
+/// io.on("say", |socket: &Socket, args: Args, _ack: Option<Ack>| {
+///     let _ = socket.broadcast().emit("said", args);
+/// });
+/// ```
+#[cfg(feature = "socketio")]
+pub mod socketio {
+    pub use crate::web::socketio::{
+        Ack, AckError, Args, ArgsError, Broadcast, ConnectOutcome, Cors, DisconnectReason,
+        EmitError, FromArgs, Handshake, IntoArgs, Namespace, Socket, SocketIo, SocketIoConfig,
+    };
+}
+
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(all(doctest, feature = "json"))]
 #[doc = include_str!("../README.md")]

@@ -63,7 +63,7 @@ impl Completion {
     }
 
     /// Sends `response` to the waiting connection (dropped if it has gone away).
-    #[allow(dead_code)] // for Engine.IO long-polling, which comes next
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))] // long-polling's, for now
     pub(crate) fn complete(mut self, response: Response) {
         if let Some(target) = self.target.take() {
             deliver(target, response);

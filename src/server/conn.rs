@@ -410,7 +410,12 @@ impl Conn {
             None => Target::Memory(Default::default()),
         };
         let handle = WebSocketHandle::new(target);
-        let mut session = Box::new(Session::new(*upgrade, handle, env.service.config(), now));
+        let config = env.service.config();
+        if !config.websocket_nodelay {
+            // Only a TCP socket has it; failing to change it changes nothing else.
+            let _ = self.socket.set_nodelay(false);
+        }
+        let mut session = Box::new(Session::new(*upgrade, handle, config, now));
         session.open(out, now);
         self.ws = Some(session);
     }

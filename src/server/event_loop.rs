@@ -356,10 +356,10 @@ impl<S: Service> EventLoop<S> {
                     self.ws_send(conn, outgoing, now);
                 }
                 #[cfg(feature = "websocket")]
-                Message::WsBroadcast { conns, frame } => {
+                Message::WsBroadcast { conns, frames } => {
                     for conn in conns {
                         if self.is_open(conn) {
-                            self.ws_send(conn, Outgoing::Shared(frame.clone()), now);
+                            self.ws_send(conn, Outgoing::Frames(frames.clone()), now);
                         }
                     }
                 }

@@ -38,11 +38,12 @@ pub(crate) enum Message {
     /// A WebSocket message from another thread.
     #[cfg(feature = "websocket")]
     WsSend { conn: ConnId, outgoing: Outgoing },
-    /// One frame for every listed WebSocket connection of this loop (a broadcast).
+    /// The same frames, in order, for every listed WebSocket connection of this loop (a
+    /// broadcast; a message with binary parts is several frames that must not be split).
     #[cfg(feature = "websocket")]
     WsBroadcast {
         conns: Vec<ConnId>,
-        frame: SharedFrame,
+        frames: Arc<[SharedFrame]>,
     },
 }
 

@@ -46,7 +46,8 @@ pub(crate) enum Reply<S> {
     /// The response will come later, from elsewhere (a long-poll waiting for something
     /// to send): this is called at once with the promise to answer. The connection waits
     /// in the request's turn, as for a blocking view.
-    #[allow(dead_code)] // for Engine.IO long-polling, which comes next
+    // Its one user, Engine.IO long-polling, is behind the `socketio` feature.
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))]
     Later(Box<dyn FnOnce(Completion) + Send>),
     /// Switch to WebSocket: the slot holds the `101` to send, and the connection then
     /// runs this.

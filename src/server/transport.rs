@@ -185,6 +185,15 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Sets `TCP_NODELAY`; a Unix socket has no Nagle to turn off.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nodelay(on),
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(how),

@@ -34,6 +34,11 @@ pub(crate) enum ViewKind {
     /// On the loop, answering a WebSocket handshake with `101` and a handler.
     #[cfg(feature = "websocket")]
     WebSocket,
+    /// On the loop, in front of the app's hooks, as Flask-SocketIO's WSGI middleware sits
+    /// in front of Flask: the Socket.IO endpoint, which answers now, later (a long-poll)
+    /// or with a WebSocket upgrade.
+    #[cfg(feature = "socketio")]
+    Direct,
 }
 
 struct BlueprintScope {
@@ -170,7 +175,7 @@ impl App {
         Blocking::new(self)
     }
 
-    fn add_view(
+    pub(crate) fn add_view(
         &mut self,
         rule: &str,
         endpoint: &str,
@@ -383,6 +388,23 @@ impl App {
                     Some(upgrade) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
                         Reply::Upgrade(upgrade)
                     }
+                    _ => Reply::Ready,
+                }
+            }
+            #[cfg(feature = "socketio")]
+            (ViewKind::Direct, Some(rule)) => {
+                let view = &self.views[self.router.rule(rule).target].view;
+                let req = &*request;
+                if let Err(mut err) = guarded(|| view(req, response)) {
+                    *response = self.answer_error(req, None, &mut err);
+                }
+                let upgrade = crate::web::websocket::take_upgrade();
+                let later = crate::web::socketio::engineio::server::take_later();
+                match (upgrade, later) {
+                    (Some(upgrade), _) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                        Reply::Upgrade(upgrade)
+                    }
+                    (_, Some(later)) => Reply::Later(later),
                     _ => Reply::Ready,
                 }
             }

@@ -41,32 +41,41 @@ where
             return Err(abort(StatusCode::FORBIDDEN)
                 .with_message("This origin may not open a WebSocket here."));
         }
-        let protocols: Vec<&str> = config
-            .websocket_protocols
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let deflate = config.websocket_deflate.then(DeflateConfig::default);
-        let offer = handshake::Config {
-            protocols: &protocols,
-            deflate,
-        };
-        let accepted = handshake::accept(req.method().as_str(), req.version(), req.headers, &offer)
-            .map_err(refusal)?;
-        let handler = factory(req)?;
-        let mut switching = Response::empty(StatusCode::SWITCHING_PROTOCOLS);
-        for (name, value) in accepted.headers() {
-            switching.append_header(name, value.to_owned());
-        }
-        *response = switching;
-        PENDING.with(|slot| {
-            slot.set(Some(Box::new(Upgrade {
-                accepted,
-                handler: Box::new(handler),
-            })))
-        });
-        Ok(())
+        switch(req, response, |req| {
+            factory(req).map(|h| Box::new(h) as Box<dyn WebSocketHandler>)
+        })
     })
+}
+
+/// Checks the handshake (RFC 6455 §4.2.1), makes the handler, writes the `101` into
+/// `response` and leaves the upgrade for [`take_upgrade`]. The origin is the caller's
+/// to check.
+pub(crate) fn switch(
+    req: &Request<'_>,
+    response: &mut Response,
+    make: impl FnOnce(&Request<'_>) -> Result<Box<dyn WebSocketHandler>, HttpError>,
+) -> Result<(), HttpError> {
+    let config = req.app.config();
+    let protocols: Vec<&str> = config
+        .websocket_protocols
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let deflate = config.websocket_deflate.then(DeflateConfig::default);
+    let offer = handshake::Config {
+        protocols: &protocols,
+        deflate,
+    };
+    let accepted = handshake::accept(req.method().as_str(), req.version(), req.headers, &offer)
+        .map_err(refusal)?;
+    let handler = make(req)?;
+    let mut switching = Response::empty(StatusCode::SWITCHING_PROTOCOLS);
+    for (name, value) in accepted.headers() {
+        switching.append_header(name, value.to_owned());
+    }
+    *response = switching;
+    PENDING.with(|slot| slot.set(Some(Box::new(Upgrade { accepted, handler }))));
+    Ok(())
 }
 
 /// A refused handshake as an error for the app's handlers: 400, 405 or 426 with the

@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 command -v chromium >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
-[ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm install --silent --no-audit --no-fund playwright-core@1 >/dev/null)
+[ -f "$here/node_modules/playwright-core/package.json" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 (cd "$root" && cargo build -q --example websocket --example sse)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT

@@ -21,8 +21,9 @@ use crate::server::websocket::SendError;
 pub(crate) enum Outgoing {
     Text(String),
     Binary(Bytes),
-    /// A frame encoded once for many connections.
-    Shared(SharedFrame),
+    /// Frames encoded once for many connections, sent back to back (a message and its
+    /// binary parts).
+    Frames(Arc<[SharedFrame]>),
     Ping(Bytes),
     Close(u16, String),
 }
@@ -124,6 +125,13 @@ impl WebSocketHandle {
                 Ok(())
             }
         }
+    }
+
+    /// Sends frames encoded once (for this and other connections), back to back: a
+    /// full mailbox refuses them all, so they are never split.
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))]
+    pub(crate) fn send_frames(&self, frames: Arc<[SharedFrame]>) -> Result<(), SendError> {
+        self.post(Outgoing::Frames(frames))
     }
 
     pub(crate) fn mark_closed(&self) {
@@ -230,40 +238,50 @@ impl Group {
     }
 
     fn broadcast(&self, frame: SharedFrame, except: Option<u64>) -> usize {
-        // Members grouped by loop: one mailbox message per loop.
-        let mut loops: Vec<(&LoopHandle, Vec<ConnId>)> = Vec::new();
-        let mut queued = 0;
         let mut members = lock(&self.members);
         members.retain(|m| !m.is_closed());
-        for member in members.iter() {
-            if Some(member.id()) == except {
-                continue;
-            }
-            match &member.inner.target {
-                Target::Loop { mailbox, conn } => {
-                    match loops.iter_mut().find(|(l, _)| l.same_loop(mailbox)) {
-                        Some((_, conns)) => conns.push(*conn),
-                        None => loops.push((mailbox, vec![*conn])),
-                    }
-                }
-                Target::Memory(queue) => {
-                    lock(queue).push_back(Outgoing::Shared(frame.clone()));
-                    queued += 1;
-                }
-            }
-        }
-        for (mailbox, conns) in loops {
-            let n = conns.len();
-            let message = Message::WsBroadcast {
-                conns,
-                frame: frame.clone(),
-            };
-            if mailbox.post(message).is_ok() {
-                queued += n;
-            }
-        }
-        queued
+        let frames: Arc<[SharedFrame]> = Arc::new([frame]);
+        broadcast(members.iter().filter(|m| Some(m.id()) != except), &frames)
     }
+}
+
+/// Sends `frames` to every handle in `members`, grouped by loop: one mailbox message per
+/// loop names all of that loop's connections. Returns how many connections they were
+/// queued for (a loop whose mailbox is full misses them, as do closed connections).
+pub(crate) fn broadcast<'h>(
+    members: impl IntoIterator<Item = &'h WebSocketHandle>,
+    frames: &Arc<[SharedFrame]>,
+) -> usize {
+    let mut loops: Vec<(&LoopHandle, Vec<ConnId>)> = Vec::new();
+    let mut queued = 0;
+    for member in members {
+        if member.is_closed() {
+            continue;
+        }
+        match &member.inner.target {
+            Target::Loop { mailbox, conn } => {
+                match loops.iter_mut().find(|(l, _)| l.same_loop(mailbox)) {
+                    Some((_, conns)) => conns.push(*conn),
+                    None => loops.push((mailbox, vec![*conn])),
+                }
+            }
+            Target::Memory(queue) => {
+                lock(queue).push_back(Outgoing::Frames(frames.clone()));
+                queued += 1;
+            }
+        }
+    }
+    for (mailbox, conns) in loops {
+        let n = conns.len();
+        let message = Message::WsBroadcast {
+            conns,
+            frames: frames.clone(),
+        };
+        if mailbox.post(message).is_ok() {
+            queued += n;
+        }
+    }
+    queued
 }
 
 impl fmt::Debug for Group {

@@ -30,6 +30,8 @@
 mod handle;
 pub(crate) mod session;
 
+#[cfg(feature = "socketio")]
+pub(crate) use handle::broadcast as broadcast_frames;
 pub use handle::{Group, WebSocketHandle};
 pub(crate) use handle::{Outgoing, Target};
 pub(crate) use session::{Alive, Session, Upgrade};

@@ -164,7 +164,7 @@ impl Session {
         let _ = match &outgoing {
             Outgoing::Text(text) => sender.send_text(text),
             Outgoing::Binary(data) => sender.send_binary(data),
-            Outgoing::Shared(frame) => sender.send_shared(frame),
+            Outgoing::Frames(frames) => frames.iter().try_for_each(|f| sender.send_shared(f)),
             Outgoing::Ping(payload) => sender.send_ping(payload),
             Outgoing::Close(code, reason) => sender.send_close(*code, reason),
         };

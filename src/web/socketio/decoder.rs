@@ -291,6 +291,7 @@ impl Decoder {
     }
 
     /// Whether a binary packet is waiting for attachments.
+    #[cfg(test)]
     pub(crate) fn is_partial(&self) -> bool {
         self.partial.is_some()
     }

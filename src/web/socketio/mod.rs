@@ -10,14 +10,30 @@
 //!   `{"_placeholder":true,"num":n}` beside a list of attachments, and the serde adapters
 //!   that turn `bytes` fields into placeholders and back.
 //!
+//! On top of them, the server:
+//!
+//! - [`engineio`] also holds the sessions ([`engineio::conn`]), the endpoint that answers
+//!   each request ([`engineio::server`]), the WebSocket transport and the heartbeat timers;
+//! - [`client`]: one client's packets, and what CONNECT, EVENT, ACK and DISCONNECT do;
+//! - [`socket`], [`namespace`], [`adapter`] (rooms), [`args`]: what handlers see;
+//! - [`server`]: [`SocketIo`], mounted on an app and used from anywhere.
+//!
 //! The protocol texts are the socket.io-protocol README (v5) and the engine.io-protocol
-//! README (v4); where they are silent, the reference parsers decide.
+//! README (v4); where they are silent, the reference parsers and servers decide.
 
-// The session state machine and the public API are built on these codecs; until they
-// land, only the tests and the fuzz entry points call them.
-#![allow(dead_code)]
-
+pub(crate) mod adapter;
+pub(crate) mod args;
 pub(crate) mod binary;
+pub(crate) mod client;
 pub(crate) mod decoder;
 pub(crate) mod engineio;
+pub(crate) mod namespace;
 pub(crate) mod packet;
+pub(crate) mod server;
+pub(crate) mod socket;
+
+pub use args::{Ack, AckError, Args, ArgsError, EmitError, FromArgs, IntoArgs};
+pub use engineio::cors::Cors;
+pub use namespace::{Broadcast, ConnectOutcome, Namespace};
+pub use server::{SocketIo, SocketIoConfig};
+pub use socket::{DisconnectReason, Handshake, Socket};

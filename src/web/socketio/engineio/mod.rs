@@ -6,7 +6,12 @@
 //! socketioxide's `engineioxide`, this layer knows nothing of namespaces or events: it
 //! carries text and binary messages for the layer above.
 
+pub(crate) mod conn;
+pub(crate) mod cors;
 pub(crate) mod handshake;
 pub(crate) mod packet;
 pub(crate) mod payload;
+pub(crate) mod server;
 pub(crate) mod sid;
+pub(crate) mod timer;
+mod ws;

@@ -30,7 +30,8 @@ pub(crate) fn encode<'f>(frames: impl IntoIterator<Item = &'f Frame> + Clone, ou
     }
 }
 
-/// The length [`encode`] gives `frames`: a server that caps its answers measures with it.
+/// The length [`encode`] gives `frames`.
+#[cfg(test)]
 pub(crate) fn encoded_len<'f>(frames: impl IntoIterator<Item = &'f Frame>) -> usize {
     let mut n = 0;
     for (i, frame) in frames.into_iter().enumerate() {
