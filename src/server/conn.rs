@@ -16,7 +16,7 @@ use mio::Interest;
 use crate::config::Config;
 use crate::http::response::Response;
 use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
-use crate::server::service::Service;
+use crate::server::service::{ConnInfo, Service};
 use crate::server::transport::{PeerAddr, Stream};
 #[cfg(feature = "websocket")]
 use crate::server::websocket::{Alive, Outgoing, Session, Target, WebSocketHandle};
@@ -61,7 +61,8 @@ pub(crate) struct Ready {
 
 pub(crate) struct Conn {
     pub(crate) socket: Stream,
-    peer: PeerAddr,
+    /// The peer, and whether TLS protects the connection.
+    info: ConnInfo,
     /// Distinguishes this connection from earlier ones that had the same slab key.
     pub(crate) serial: u64,
     h1: H1,
@@ -96,8 +97,8 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(socket: Stream, peer: PeerAddr, serial: u64, now: Instant) -> Conn {
         Conn {
+            info: ConnInfo::plain(peer),
             socket,
-            peer,
             serial,
             h1: H1::new(),
             #[cfg(feature = "websocket")]
@@ -119,8 +120,10 @@ impl Conn {
         }
     }
 
-    pub(crate) fn peer(&self) -> PeerAddr {
-        self.peer
+    /// What its requests know of it.
+    #[inline]
+    pub(crate) fn info(&self) -> ConnInfo {
+        self.info
     }
 
     /// Handles readiness: read, answer, write, as far as the socket allows.

@@ -56,7 +56,7 @@ impl<S: Service> LoopContext<S> {
             service: &*self.service,
             limits: &self.limits,
             date: date.as_bytes(),
-            peer: conn.peer(),
+            conn: conn.info(),
             origin: Some(Origin {
                 service: &self.service,
                 mailbox: &self.mailbox,

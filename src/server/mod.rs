@@ -26,7 +26,7 @@ mod transport;
 #[cfg(feature = "websocket")]
 pub(crate) mod websocket;
 
-pub(crate) use service::{BlockingJob, Incoming, Reply, Service};
+pub(crate) use service::{BlockingJob, ConnInfo, Incoming, Reply, Service};
 pub use transport::{ListenAddr, PeerAddr, ToListenAddrs};
 
 use crate::config::Config;

@@ -651,7 +651,7 @@ impl Service for App {
             incoming.target,
             incoming.headers,
             incoming.body,
-            incoming.peer,
+            incoming.conn,
         );
         let routed = self.route_request(&mut request, response);
         if self.any_special && matches!(routed, Ok(Answered::No)) {
@@ -669,7 +669,7 @@ impl Service for App {
             incoming.target,
             incoming.headers,
             incoming.body,
-            incoming.peer,
+            incoming.conn,
         );
         // Routed only to find the blueprint whose error handlers apply; the refusal
         // stands whatever routing says.

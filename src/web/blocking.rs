@@ -10,7 +10,7 @@ use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{BlockingJob, PeerAddr};
+use crate::server::{BlockingJob, ConnInfo};
 use crate::web::app::App;
 use crate::web::blueprint::Blueprint;
 use crate::web::request::Request;
@@ -149,7 +149,7 @@ struct OwnedRequest {
     names: Vec<(Box<str>, usize, usize)>,
     values: Vec<u8>,
     body: Box<[u8]>,
-    peer: PeerAddr,
+    conn: ConnInfo,
     rule: usize,
     params: Params,
 }
@@ -173,7 +173,7 @@ impl OwnedRequest {
             names,
             values,
             body: request.body().into(),
-            peer: request.peer_addr(),
+            conn: *request.conn,
             rule,
             params: request.params,
         }
@@ -196,7 +196,7 @@ impl OwnedRequest {
             &self.target,
             &headers,
             &self.body,
-            self.peer,
+            &self.conn,
         );
         // The same path decodes to the same spans: the loop's routing still holds.
         request.rule = Some(self.rule);

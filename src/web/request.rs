@@ -11,7 +11,7 @@ use crate::http::method::Method;
 use crate::http::parse::{Version, split_absolute};
 use crate::http::status::StatusCode;
 use crate::http::url::{MultiDict, percent_decode, split_target};
-use crate::server::PeerAddr;
+use crate::server::{ConnInfo, PeerAddr};
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
 use crate::web::multipart::{FileStorage, Files, Multipart};
@@ -45,7 +45,8 @@ pub struct Request<'a> {
     pub(crate) path: Option<Cow<'a, str>>,
     pub(crate) headers: &'a [httparse::Header<'a>],
     body: &'a [u8],
-    peer: PeerAddr,
+    /// The peer, and whether TLS protects the connection.
+    pub(crate) conn: &'a ConnInfo,
     pub(crate) app: &'a App,
     /// The rule that matched, once routed, and where its variables are in `path`.
     pub(crate) rule: Option<usize>,
@@ -78,7 +79,7 @@ impl<'a> Request<'a> {
         target: &'a str,
         headers: &'a [httparse::Header<'a>],
         body: &'a [u8],
-        peer: PeerAddr,
+        conn: &'a ConnInfo,
     ) -> Request<'a> {
         let (authority, path_and_query) = if target.starts_with('/') || target == "*" {
             (None, target)
@@ -105,7 +106,7 @@ impl<'a> Request<'a> {
             path,
             headers,
             body,
-            peer,
+            conn,
             app,
             rule: None,
             params: Params::default(),
@@ -159,9 +160,33 @@ impl<'a> Request<'a> {
         self.authority.or_else(|| self.header("Host"))
     }
 
-    /// The full URL, e.g. `http://example.com/a?b=1`.
+    /// The full URL, e.g. `https://example.com/a?b=1`.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.host().unwrap_or(""), self.full_path())
+        format!(
+            "{}://{}{}",
+            self.scheme(),
+            self.host().unwrap_or(""),
+            self.full_path()
+        )
+    }
+
+    /// `"https"` when the request came over TLS, else `"http"` (as the socket says: a
+    /// proxy's `X-Forwarded-Proto` is not read).
+    ///
+    /// ```
+    /// use carafe::{App, Request};
+    /// let mut app = App::new();
+    /// app.get("/", |req: &Request| format!("{} {}", req.scheme(), req.url()));
+    /// let client = app.test_client();
+    /// assert_eq!(client.get("/?a=1").send().text(), "http http://localhost/?a=1");
+    /// ```
+    pub fn scheme(&self) -> &'static str {
+        if self.conn.secure { "https" } else { "http" }
+    }
+
+    /// Whether the request came over TLS (Flask's `request.is_secure`).
+    pub fn is_secure(&self) -> bool {
+        self.conn.secure
     }
 
     /// The first value of a header, by case-insensitive name; `None` if absent or not UTF-8.
@@ -234,12 +259,12 @@ impl<'a> Request<'a> {
     /// The client's IP address (Flask's `remote_addr`); `None` for a client on a Unix
     /// domain socket, whose peer has no network address.
     pub fn remote_addr(&self) -> Option<IpAddr> {
-        self.peer.ip()
+        self.conn.peer.ip()
     }
 
     /// The socket's peer: a TCP address and port, or a Unix-socket peer.
     pub fn peer_addr(&self) -> PeerAddr {
-        self.peer
+        self.conn.peer
     }
 
     /// A route variable parsed as `T`, e.g. `req.param::<u64>("id")`.
@@ -392,7 +417,7 @@ impl fmt::Debug for Request<'_> {
             .field("version", &self.version)
             .field("headers", &self.headers.len())
             .field("body", &self.body.len())
-            .field("peer", &self.peer)
+            .field("peer", &self.conn.peer)
             .finish()
     }
 }
