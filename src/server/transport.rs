@@ -154,6 +154,74 @@ network_addrs!(
     [SocketAddr]
 );
 
+/// An address to listen on. Several make one server, whose every loop accepts on all
+/// of them:
+/// [`App::bind_many`](crate::App::bind_many).
+///
+/// ```
+/// use carafe::{App, Listen, Request};
+///
+/// let mut app = App::new();
+/// app.get("/", |_: &Request| "hi");
+/// let server = app
+///     .bind_many([Listen::http("127.0.0.1:0"), Listen::http("unix:/tmp/carafe-listen-doc.sock")])
+///     .unwrap();
+/// assert_eq!(server.local_addrs().len(), 2);
+/// # std::fs::remove_file("/tmp/carafe-listen-doc.sock").unwrap();
+/// ```
+pub struct Listen {
+    /// Resolved at once; an error is reported when the server binds.
+    pub(crate) addrs: io::Result<Vec<ListenAddr>>,
+}
+
+impl Listen {
+    /// Plain HTTP on `addr` (a socket address or `"unix:/path"`).
+    pub fn http(addr: impl ToListenAddrs) -> Listen {
+        Listen {
+            addrs: addr.to_listen_addrs(),
+        }
+    }
+
+    /// What its listeners wrap accepted sockets in; built once, shared by every loop.
+    pub(crate) fn security(&self) -> io::Result<Security> {
+        Ok(Security::Plain)
+    }
+}
+
+impl fmt::Debug for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listen")
+            .field("addrs", &self.addrs)
+            .finish()
+    }
+}
+
+/// What a listener's connections are carried in.
+#[derive(Clone)]
+pub(crate) enum Security {
+    Plain,
+}
+
+/// A listening socket and what its connections are carried in.
+pub(crate) struct Acceptor {
+    pub(crate) listener: Listener,
+    security: Security,
+}
+
+impl Acceptor {
+    pub(crate) fn new(listener: Listener, security: Security) -> Acceptor {
+        Acceptor { listener, security }
+    }
+
+    /// The next waiting connection, nonblocking, ready to read and write.
+    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        let (stream, peer) = self.listener.accept()?;
+        match &self.security {
+            Security::Plain => Ok((stream, peer)),
+        }
+    }
+}
+
 /// A listening socket of either kind.
 pub(crate) enum Listener {
     Tcp(TcpListener),

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{Incoming, ListenAddr, Reply, Server, Service, ToListenAddrs};
+use crate::server::{Incoming, Reply, Service};
 use crate::web::blocking::{self, Blocking};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
@@ -297,49 +297,6 @@ impl App {
         let owned: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, v.to_string())).collect();
         let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.router.url_for(endpoint, &pairs)
-    }
-
-    /// Binds `addr`, serves until SIGINT or SIGTERM, then finishes requests in flight
-    /// (like Flask's `app.run(host, port)`). `addr` is a socket address
-    /// (`"127.0.0.1:5000"`) or a Unix socket (`"unix:/run/app.sock"`); a process started
-    /// with listening sockets (systemd socket activation, `systemfd`) serves on those.
-    ///
-    /// Bind errors (address in use, permission denied) are returned, naming the address.
-    pub fn run(self, addr: impl ToListenAddrs) -> std::io::Result<()> {
-        let debug = self.config.debug;
-        let server = self.bind(addr)?;
-        #[cfg(feature = "signals")]
-        server.shutdown_on_signals()?;
-        match server.local_addr() {
-            ListenAddr::Tcp(addr) => {
-                eprintln!(" * Running on http://{addr}/ (Press CTRL+C to quit)")
-            }
-            unix => eprintln!(" * Running on {unix} (Press CTRL+C to quit)"),
-        }
-        if debug {
-            eprintln!("{}", crate::web::debug::BANNER);
-        }
-        server.run()
-    }
-
-    /// Binds `addr` and returns the server without running it: read
-    /// [`Server::local_addr`] (port 0 picks a free port), take a
-    /// [`Server::shutdown_handle`], then call [`Server::run`].
-    ///
-    /// A misconfiguration is refused here, once, rather than failing request after
-    /// request: an empty secret key, or none for an app that keeps sessions (see
-    /// `App::sessions`), is an `InvalidInput` error naming `secret_key`.
-    pub fn bind(
-        #[allow(unused_mut)] mut self,
-        addr: impl ToListenAddrs,
-    ) -> std::io::Result<Server> {
-        #[cfg(feature = "sessions")]
-        self.check_sessions()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        fault::watch_panics(self.config.debug);
-        #[cfg(feature = "templates")]
-        self.sync_template_reload();
-        Server::bind(self, addr)
     }
 
     /// The rule list, for diagnostics: (rule, endpoint, methods).
