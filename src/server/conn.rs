@@ -7,7 +7,6 @@
 //! the connection's own buffers, so an idle keep-alive connection holds no buffer at all.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::Shutdown;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -97,7 +96,10 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(socket: Stream, peer: PeerAddr, serial: u64, now: Instant) -> Conn {
         Conn {
-            info: ConnInfo::plain(peer),
+            info: ConnInfo {
+                peer,
+                secure: socket.is_secure(),
+            },
             socket,
             serial,
             h1: H1::new(),
@@ -139,6 +141,15 @@ impl Conn {
         self.writable |= ready.writable;
         self.read_closed |= ready.read_closed;
         self.yielded = false;
+        if ready.writable {
+            // Output the transport holds back (TLS records the socket did not take) goes
+            // before anything new; a bare socket holds nothing back.
+            match self.socket.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
+                Err(_) => return Next::Close,
+            }
+        }
         let result = if self.lingering.is_some() {
             self.linger(scratch)
         } else {
@@ -205,6 +216,7 @@ impl Conn {
         if let Some(ws) = &mut self.ws {
             ws.gone();
         }
+        self.socket.close();
     }
 
     /// Waiting on another thread with nothing to send: a response being computed, or a
@@ -275,7 +287,10 @@ impl Conn {
         if self.ws.is_some() {
             return false;
         }
-        self.h1.phase() == Phase::Head && self.rbuf.is_empty() && self.wbuf.is_empty()
+        self.h1.phase() == Phase::Head
+            && self.rbuf.is_empty()
+            && self.wbuf.is_empty()
+            && !self.socket.wants_write()
     }
 
     /// When this connection must next be looked at, given its phase; `None` while it
@@ -284,7 +299,7 @@ impl Conn {
         if let Some(until) = self.lingering {
             return Some(until);
         }
-        if !self.wbuf.is_empty() {
+        if !self.wbuf.is_empty() || self.socket.wants_write() {
             return Some(self.last_active + config.write_timeout);
         }
         #[cfg(feature = "websocket")]
@@ -308,9 +323,10 @@ impl Conn {
         })
     }
 
-    /// The interest the socket needs now: writable only while output is pending.
+    /// The interest the socket needs now: writable only while output is pending, here
+    /// or in the transport.
     pub(crate) fn interest(&self) -> Interest {
-        if self.wbuf.is_empty() {
+        if self.wbuf.is_empty() && !self.socket.wants_write() {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE
@@ -552,9 +568,11 @@ impl Conn {
         }
     }
 
-    /// Starts the head timer when a new head begins to arrive; stops it otherwise.
+    /// Starts the head timer when a new head begins to arrive, or a TLS handshake: a
+    /// client that stalls in either is timed out alike. Stops it otherwise.
     fn note_partial(&mut self, now: Instant) {
-        let partial = self.h1.phase() == Phase::Head && !self.rbuf.is_empty();
+        let partial = self.h1.phase() == Phase::Head
+            && (!self.rbuf.is_empty() || self.socket.is_handshaking());
         self.partial_since = match self.partial_since {
             Some((n, since)) if partial && n == self.answered => Some((n, since)),
             _ if partial => Some((self.answered, now)),
@@ -569,7 +587,7 @@ impl Conn {
         if self.peer_closed {
             return Ok(Next::Close);
         }
-        self.socket.shutdown(Shutdown::Write)?;
+        self.socket.shutdown_write()?;
         self.lingering = Some(now + config.linger_timeout);
         self.rbuf = BytesMut::new();
         self.readable = true;

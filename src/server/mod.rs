@@ -22,11 +22,15 @@ pub(crate) mod mailbox;
 pub(crate) mod pool;
 mod service;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 #[cfg(feature = "websocket")]
 pub(crate) mod websocket;
 
 pub(crate) use service::{BlockingJob, ConnInfo, Incoming, Reply, Service};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use transport::{Listen, ListenAddr, PeerAddr, ToListenAddrs};
 
 use crate::config::Config;

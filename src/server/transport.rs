@@ -1,5 +1,6 @@
 //! The sockets a server speaks through: TCP or a Unix domain socket, listening or
-//! connected, as one type each so the loop and the connection need not care which.
+//! connected, bare or inside TLS, as one type each so the loop and the connection need
+//! not care which.
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
@@ -9,6 +10,9 @@ use std::path::PathBuf;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+
+#[cfg(feature = "tls")]
+use crate::server::tls::{TlsConfig, TlsStream};
 
 /// Who is at the other end of a connection, as the socket says (before any proxy headers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,8 +158,8 @@ network_addrs!(
     [SocketAddr]
 );
 
-/// An address to listen on. Several make one server, whose every loop accepts on all
-/// of them:
+/// An address to listen on, and what its connections speak: HTTP, or HTTPS. Several
+/// make one server, whose every loop accepts on all of them:
 /// [`App::bind_many`](crate::App::bind_many).
 ///
 /// ```
@@ -172,6 +176,8 @@ network_addrs!(
 pub struct Listen {
     /// Resolved at once; an error is reported when the server binds.
     pub(crate) addrs: io::Result<Vec<ListenAddr>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::server::tls::TlsConfig>,
 }
 
 impl Listen {
@@ -179,11 +185,34 @@ impl Listen {
     pub fn http(addr: impl ToListenAddrs) -> Listen {
         Listen {
             addrs: addr.to_listen_addrs(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// HTTPS on `addr`, serving `tls`'s certificates.
+    #[cfg(feature = "tls")]
+    pub fn https(addr: impl ToListenAddrs, tls: TlsConfig) -> Listen {
+        Listen {
+            addrs: addr.to_listen_addrs(),
+            tls: Some(tls),
+        }
+    }
+
+    /// Whether its connections speak TLS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// What its listeners wrap accepted sockets in; built once, shared by every loop.
     pub(crate) fn security(&self) -> io::Result<Security> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(Security::Tls(tls.server_config()?));
+        }
         Ok(Security::Plain)
     }
 }
@@ -192,6 +221,7 @@ impl fmt::Debug for Listen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listen")
             .field("addrs", &self.addrs)
+            .field("tls", &self.is_tls())
             .finish()
     }
 }
@@ -200,6 +230,8 @@ impl fmt::Debug for Listen {
 #[derive(Clone)]
 pub(crate) enum Security {
     Plain,
+    #[cfg(feature = "tls")]
+    Tls(std::sync::Arc<rustls::ServerConfig>),
 }
 
 /// A listening socket and what its connections are carried in.
@@ -213,11 +245,21 @@ impl Acceptor {
         Acceptor { listener, security }
     }
 
-    /// The next waiting connection, nonblocking, ready to read and write.
+    /// The next waiting connection, nonblocking, ready to read and write (over TLS, its
+    /// handshake then runs as the connection reads).
     pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
         let (stream, peer) = self.listener.accept()?;
         match &self.security {
             Security::Plain => Ok((stream, peer)),
+            #[cfg(feature = "tls")]
+            Security::Tls(config) => match TlsStream::new(stream, config, peer) {
+                Ok(tls) => Ok((Stream::Tls(Box::new(tls)), peer)),
+                Err(e) => {
+                    log::warn!("could not start TLS with {peer}: {e}");
+                    // Passed over like a connection the client aborted.
+                    Err(io::ErrorKind::ConnectionAborted.into())
+                }
+            },
         }
     }
 }
@@ -279,17 +321,66 @@ impl Source for Listener {
     }
 }
 
-/// A connected socket of either kind.
+/// A connected socket of either kind, or one of them inside TLS.
+///
+/// The TLS session sits behind the variant: a bare connection pays one match per read
+/// or write, as it did for TCP or Unix, and asks nothing of TLS per request.
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Boxed: a session is large, and most of a server's connections may be bare.
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    /// Ends our side of the connection: a FIN, after `close_notify` over TLS.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.shutdown_write(),
+        }
+    }
+
+    /// Output accepted earlier still waits below the connection (TLS records the
+    /// socket has not taken): the socket must stay registered for writing.
+    #[inline]
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// A TLS handshake is under way: bytes arrive, but no request yet.
+    #[inline]
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    /// Whether TLS protects the connection (the request's scheme is `https`).
+    #[inline]
+    pub(crate) fn is_secure(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The connection is being dropped: a TLS peer is sent `close_notify` if the socket
+    /// takes it now.
+    pub(crate) fn close(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.close();
         }
     }
 }
@@ -300,6 +391,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -310,6 +403,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -317,11 +412,19 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write_vectored(bufs),
         }
     }
 
+    /// Sends what waits below the connection; `WouldBlock` if the socket takes not all.
+    /// Nothing waits in a bare socket.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -335,6 +438,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interest),
             Stream::Unix(s) => s.register(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.register(registry, token, interest),
         }
     }
 
@@ -347,6 +452,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(registry, token, interest),
             Stream::Unix(s) => s.reregister(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.reregister(registry, token, interest),
         }
     }
 
@@ -354,6 +461,8 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(registry),
             Stream::Unix(s) => s.deregister(registry),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.deregister(registry),
         }
     }
 }

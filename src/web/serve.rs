@@ -1,8 +1,10 @@
-//! Serving an app: on one address (`run`, `bind`), or on several at once (`run_many`,
-//! `bind_many`).
+//! Serving an app: on one address (`run`, `bind`), over HTTPS (`run_tls`, `bind_tls`),
+//! or on several addresses at once, plain and TLS (`run_many`, `bind_many`).
 
 use std::io;
 
+#[cfg(feature = "tls")]
+use crate::server::TlsConfig;
 use crate::server::{Listen, ListenAddr, Server, ToListenAddrs};
 use crate::web::app::App;
 use crate::web::fault;
@@ -29,30 +31,79 @@ impl App {
         self.bind_many([Listen::http(addr)])
     }
 
-    /// Serves on every one of `listens` at once, as [`run`](App::run) does on one: each
-    /// loop accepts on all of them, so they share the loops, the blocking pool and the
-    /// app.
+    /// Serves HTTPS on `addr` as [`run`](App::run) serves HTTP (Flask's
+    /// `app.run(ssl_context=("cert.pem", "key.pem"))`, or `ssl_context="adhoc"` with
+    /// [`TlsConfig::adhoc`], whose fingerprint is printed at start-up).
     ///
     /// ```no_run
-    /// use carafe::{App, Listen, Request};
+    /// use carafe::{App, Request, TlsConfig};
     ///
     /// let mut app = App::new();
-    /// app.get("/", |_: &Request| "hi");
-    /// app.run_many([Listen::http("0.0.0.0:8080"), Listen::http("unix:/run/app.sock")])?;
+    /// app.get("/", |req: &Request| format!("hello over {}", req.scheme()));
+    /// app.run_tls("127.0.0.1:8443", TlsConfig::from_pem_files("cert.pem", "key.pem")?)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn run_tls(self, addr: impl ToListenAddrs, tls: TlsConfig) -> io::Result<()> {
+        self.run_many([Listen::https(addr, tls)])
+    }
+
+    /// Binds `addr` for HTTPS and returns the server without running it, as
+    /// [`bind`](App::bind) does for HTTP.
+    #[cfg(feature = "tls")]
+    pub fn bind_tls(self, addr: impl ToListenAddrs, tls: TlsConfig) -> io::Result<Server> {
+        self.bind_many([Listen::https(addr, tls)])
+    }
+
+    /// Serves on every one of `listens` at once, as [`run`](App::run) does on one: each
+    /// loop accepts on all of them, so HTTP and HTTPS share the loops, the blocking pool
+    /// and the app.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "tls")] {
+    /// use carafe::{App, Listen, Request, TlsConfig};
+    ///
+    /// let mut app = App::new();
+    /// app.get("/", |req: &Request| req.scheme());
+    /// app.run_many([
+    ///     Listen::http("0.0.0.0:8080"),
+    ///     Listen::https("0.0.0.0:8443", TlsConfig::from_pem_files("cert.pem", "key.pem")?),
+    /// ])?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn run_many(self, listens: impl IntoIterator<Item = Listen>) -> io::Result<()> {
         let debug = self.config().debug;
+        let listens: Vec<Listen> = listens.into_iter().collect();
+        let schemes: Vec<&str> = listens
+            .iter()
+            .map(|l| if l.is_tls() { "https" } else { "http" })
+            .collect();
+        #[cfg(feature = "tls")]
+        let adhoc = listens
+            .iter()
+            .filter_map(|l| l.tls.as_ref())
+            .find(|tls| tls.is_adhoc())
+            .map(TlsConfig::fingerprint);
         let server = self.bind_many(listens)?;
         #[cfg(feature = "signals")]
         server.shutdown_on_signals()?;
-        for addr in server.local_addrs() {
+        for (i, addr) in server.local_addrs().iter().enumerate() {
+            // Inherited sockets beyond the listens asked for serve as the last.
+            let scheme = schemes.get(i).or(schemes.last()).copied().unwrap_or("http");
             match addr {
                 ListenAddr::Tcp(addr) => {
-                    eprintln!(" * Running on http://{addr}/ (Press CTRL+C to quit)")
+                    eprintln!(" * Running on {scheme}://{addr}/ (Press CTRL+C to quit)")
                 }
-                unix => eprintln!(" * Running on {unix} (Press CTRL+C to quit)"),
+                unix => eprintln!(" * Running on {unix} ({scheme}) (Press CTRL+C to quit)"),
             }
+        }
+        #[cfg(feature = "tls")]
+        if let Some(fingerprint) = adhoc {
+            eprintln!(
+                " * Using a self-signed development certificate (adhoc), SHA-256 fingerprint\n   \
+                 {fingerprint}"
+            );
         }
         if debug {
             eprintln!("{}", crate::web::debug::BANNER);
