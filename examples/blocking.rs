@@ -112,7 +112,5 @@ pub fn app() -> App {
 fn main() -> std::io::Result<()> {
     let path = std::env::temp_dir().join(format!("carafe-blocking-{}.sqlite", std::process::id()));
     seed(path).map_err(std::io::Error::other)?;
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app().run(format!("{host}:{port}"))
+    app().run_from_env(5000)
 }

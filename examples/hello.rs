@@ -3,7 +3,12 @@
 //! ```sh
 //! cargo run --release --example hello            # http://127.0.0.1:5000/
 //! HOST=0.0.0.0 PORT=8080 WORKERS=0 cargo run --release --example hello   # all cores
+//! TLS_CERT=adhoc cargo run --features tls --example hello   # https://127.0.0.1:5000/, self-signed
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --features tls --example hello   # your certificate
 //! ```
+//!
+//! Every example serves HTTPS the same way: `App::run_from_env` reads `HOST`, `PORT`,
+//! `TLS_CERT` and `TLS_KEY`.
 
 use carafe::{App, HttpError, Json, Request, Response};
 use serde::Serialize;
@@ -61,11 +66,9 @@ pub fn app() -> App {
 fn main() -> std::io::Result<()> {
     // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
     let mut app = app();
     if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
         app.workers(workers);
     }
-    app.run(format!("{host}:{port}"))
+    app.run_from_env(5000)
 }

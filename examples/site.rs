@@ -70,7 +70,5 @@ pub fn app() -> App {
 fn main() -> std::io::Result<()> {
     // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app().run(format!("{host}:{port}"))
+    app().run_from_env(5000)
 }

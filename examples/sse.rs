@@ -93,7 +93,5 @@ pub fn app(clock: Clock) -> App {
 fn main() -> std::io::Result<()> {
     let clock = Clock::default();
     clock.start(Duration::from_secs(1));
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app(clock).run(format!("{host}:{port}"))
+    app(clock).run_from_env(5000)
 }

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release --example techempower                 # http://127.0.0.1:8080/plaintext
 //! HOST=0.0.0.0 PORT=8080 WORKERS=0 cargo run --release --example techempower   # all cores
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --release --features tls --example techempower
 //! ```
 //!
 //! `benches/load.sh` builds this example and drives it with `wrk`. Limits and timeouts
@@ -39,8 +40,6 @@ pub fn app() -> App {
 }
 
 fn main() -> std::io::Result<()> {
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     // `CARAFE_KEEP_ALIVE_TIMEOUT`, `CARAFE_MAX_CONNECTIONS`...: the load benchmark's
     // idle-connection run holds 10 000 connections open for longer than the defaults allow.
     let config = Config::from_env("CARAFE").map_err(std::io::Error::other)?;
@@ -48,5 +47,5 @@ fn main() -> std::io::Result<()> {
     if let Some(workers) = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()) {
         app.workers(workers);
     }
-    app.run(format!("{host}:{port}"))
+    app.run_from_env(8080)
 }

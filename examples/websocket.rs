@@ -64,7 +64,5 @@ pub fn app() -> App {
 }
 
 fn main() -> std::io::Result<()> {
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "5000".into());
-    app().run(format!("{host}:{port}"))
+    app().run_from_env(5000)
 }

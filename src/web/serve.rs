@@ -1,5 +1,6 @@
 //! Serving an app: on one address (`run`, `bind`), over HTTPS (`run_tls`, `bind_tls`),
-//! or on several addresses at once, plain and TLS (`run_many`, `bind_many`).
+//! on several addresses at once, plain and TLS (`run_many`, `bind_many`), or where the
+//! environment says (`run_from_env`, what the examples call).
 
 use std::io;
 
@@ -125,5 +126,43 @@ impl App {
         #[cfg(feature = "templates")]
         self.sync_template_reload();
         Server::bind(self, listens.into_iter().collect())
+    }
+
+    /// Serves where the environment says, as the examples do: on `HOST` (default
+    /// `127.0.0.1`) and `PORT` (default `default_port`), over HTTPS when `TLS_CERT` and
+    /// `TLS_KEY` name PEM files, or with a development certificate when
+    /// `TLS_CERT=adhoc` (as `TlsConfig::from_env` reads them). Without the `tls` feature,
+    /// a set `TLS_CERT` is an error rather than silently plain HTTP.
+    ///
+    /// ```no_run
+    /// use carafe::{App, Request};
+    ///
+    /// let mut app = App::new();
+    /// app.get("/", |_: &Request| "Hello, World!");
+    /// // PORT=8443 TLS_CERT=adhoc cargo run --features tls --example hello
+    /// app.run_from_env(5000)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn run_from_env(self, default_port: u16) -> io::Result<()> {
+        let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+        let port = std::env::var("PORT").unwrap_or_else(|_| default_port.to_string());
+        // An IPv6 address needs its brackets before the port.
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        #[cfg(feature = "tls")]
+        if let Some(tls) = TlsConfig::from_env()? {
+            return self.run_tls(addr, tls);
+        }
+        #[cfg(not(feature = "tls"))]
+        if std::env::var_os("TLS_CERT").is_some_and(|c| !c.is_empty()) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS_CERT is set, but carafe was built without its `tls` feature",
+            ));
+        }
+        self.run(addr)
     }
 }
