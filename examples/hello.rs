@@ -3,7 +3,12 @@
 //! ```sh
 //! cargo run --release --example hello            # http://127.0.0.1:5000/
 //! HOST=0.0.0.0 PORT=8080 WORKERS=0 cargo run --release --example hello   # all cores
+//! TLS_CERT=adhoc cargo run --features tls --example hello   # https://127.0.0.1:5000/, self-signed
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --features tls --example hello   # your certificate
 //! ```
+//!
+//! Every example serves HTTPS the same way: `App::run_from_env` reads `HOST`, `PORT`,
+//! `TLS_CERT` and `TLS_KEY`.
 
 use carafe::{App, HttpError, Json, Request, Response};
 use serde::Serialize;

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release --example techempower                 # http://127.0.0.1:8080/plaintext
 //! HOST=0.0.0.0 PORT=8080 WORKERS=0 cargo run --release --example techempower   # all cores
+//! TLS_CERT=cert.pem TLS_KEY=key.pem cargo run --release --features tls --example techempower
 //! ```
 //!
 //! `benches/load.sh` builds this example and drives it with `wrk`. Limits and timeouts

@@ -162,7 +162,10 @@ impl Exchange {
             service: &self.app,
             limits: &self.limits,
             date: self.date.as_bytes(),
-            peer: crate::server::PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1))),
+            conn: crate::server::ConnInfo::plain(crate::server::PeerAddr::Tcp(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                1,
+            )))),
             origin: None,
         };
         self.h1.advance(input, out, &env)

@@ -52,7 +52,9 @@ pub use http::response::{HeaderText, Response};
 pub use http::sse::{Event, EventSender};
 pub use http::status::StatusCode;
 pub use http::url::{MultiDict, encode_query_component};
-pub use server::{ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
+#[cfg(feature = "tls")]
+pub use server::TlsConfig;
+pub use server::{Listen, ListenAddr, PeerAddr, Server, ShutdownHandle, ToListenAddrs};
 pub use web::app::App;
 pub use web::blocking::Blocking;
 pub use web::blueprint::Blueprint;

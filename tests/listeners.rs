@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use carafe::{App, ListenAddr, Request};
+use carafe::{App, Listen, ListenAddr, Request};
 
 fn app() -> App {
     let mut app = App::new();
@@ -78,6 +78,51 @@ fn a_stale_socket_file_is_replaced_with_several_loops() {
     stop.shutdown();
     thread.join().unwrap().unwrap();
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn one_server_serves_on_several_addresses() {
+    let path = sock_path("many");
+    let _ = std::fs::remove_file(&path);
+    let mut app = app();
+    app.workers(2);
+    let server = app
+        .bind_many([
+            Listen::http("127.0.0.1:0"),
+            Listen::http(format!("unix:{}", path.display())),
+            Listen::http("127.0.0.1:0"),
+        ])
+        .unwrap();
+    let addrs = server.local_addrs().to_vec();
+    assert_eq!(addrs.len(), 3);
+    assert_eq!(server.local_addr(), addrs[0]);
+    assert_eq!(addrs[1], ListenAddr::Unix(path.clone()));
+    assert_ne!(addrs[0], addrs[2]);
+    let stop = server.shutdown_handle();
+    let thread = std::thread::spawn(move || server.run());
+    for _ in 0..2 {
+        for addr in [&addrs[0], &addrs[2]] {
+            let response = get_over(TcpStream::connect(addr).unwrap(), "/who");
+            assert!(response.contains("peer=127.0.0.1:"), "{response}");
+        }
+        let response = get_over(UnixStream::connect(&path).unwrap(), "/who");
+        assert!(response.ends_with("peer=unix"), "{response}");
+    }
+    stop.shutdown();
+    thread.join().unwrap().unwrap();
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn if_one_address_cannot_be_bound_none_is() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap();
+    let err = app()
+        .bind_many([Listen::http("127.0.0.1:0"), Listen::http(taken_addr)])
+        .err()
+        .expect("the second address is taken");
+    assert!(err.to_string().contains(&taken_addr.to_string()), "{err}");
+    assert!(app().bind_many([]).is_err());
 }
 
 /// Runs as the child of the tests below: serves on what it inherited, says where.

@@ -37,6 +37,8 @@ impl Running {
             .env("PORT", "0")
             .env_remove("RUST_LOG")
             .env_remove("CARAFE_DEBUG")
+            .env_remove("TLS_CERT")
+            .env_remove("TLS_KEY")
             .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,7 +49,7 @@ impl Running {
             let mut line = String::new();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "exited: {banner}");
             banner.push_str(&line);
-            if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            if let Some(rest) = line.split("://127.0.0.1:").nth(1) {
                 break rest.split('/').next().unwrap().parse().unwrap();
             }
         };
@@ -178,4 +180,88 @@ fn every_example_serves_on_a_unix_socket_when_host_says_so() {
         let _ = child.wait();
         let _ = std::fs::remove_file(&socket);
     }
+}
+
+/// Every example serves HTTPS when `TLS_CERT` and `TLS_KEY` name PEM files.
+#[cfg(feature = "tls")]
+#[test]
+fn every_example_serves_https_from_pem_files() {
+    use support::tls::{Pki, connect};
+
+    let pki = Pki::new();
+    let dir = std::env::temp_dir().join(format!("carafe-examples-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = pki.leaf(&["localhost"]).write(&dir, "localhost");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let client = pki.client();
+    let examples = [
+        "blocking",
+        "hello",
+        "site",
+        "sse",
+        "techempower",
+        "todo_api",
+        "websocket",
+    ];
+    for example in examples {
+        let running = Running::start(
+            example,
+            &[("TLS_CERT", cert), ("TLS_KEY", key), ("RUST_LOG", "warn")],
+        );
+        assert!(
+            running.banner.contains("Running on https://127.0.0.1:"),
+            "{example}: {}",
+            running.banner
+        );
+        let stream = connect(([127, 0, 0, 1], running.port).into(), "localhost", &client)
+            .unwrap_or_else(|e| panic!("{example}: {e}"));
+        let mut conn = Reader::new(stream);
+        conn.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let status = conn.response().unwrap().status;
+        assert!((200..500).contains(&status), "{example}: {status}");
+        running.stop();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `TLS_CERT=adhoc`: a development certificate, its fingerprint printed at start.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_cert_adhoc_serves_a_development_certificate() {
+    use support::tls::{connect_trusting_anything, fingerprint};
+
+    let hello = Running::start("hello", &[("TLS_CERT", "adhoc"), ("RUST_LOG", "warn")]);
+    let stream = connect_trusting_anything(([127, 0, 0, 1], hello.port).into());
+    let served = fingerprint(&stream.conn.peer_certificates().unwrap()[0]);
+    let mut conn = Reader::new(stream);
+    conn.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(conn.response().unwrap().text(), "Hello, World!");
+    let rest = hello.stop();
+    assert!(
+        rest.contains("self-signed development certificate"),
+        "{rest}"
+    );
+    assert!(rest.contains(&served), "{served} not in {rest}");
+}
+
+/// Without the `tls` feature, `TLS_CERT` is refused rather than ignored.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_cert_without_the_tls_feature_is_an_error() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("hello");
+    let out = Command::new(bin)
+        .env("PORT", "0")
+        .env("TLS_CERT", "adhoc")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`tls` feature"), "{stderr}");
 }

@@ -7,7 +7,6 @@
 //! the connection's own buffers, so an idle keep-alive connection holds no buffer at all.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::Shutdown;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -16,7 +15,7 @@ use mio::Interest;
 use crate::config::Config;
 use crate::http::response::Response;
 use crate::server::h1::{Env, H1, OUTPUT_HIGH_WATER, Phase};
-use crate::server::service::Service;
+use crate::server::service::{ConnInfo, Service};
 use crate::server::transport::{PeerAddr, Stream};
 #[cfg(feature = "websocket")]
 use crate::server::websocket::{Alive, Outgoing, Session, Target, WebSocketHandle};
@@ -71,7 +70,8 @@ pub(crate) struct Ready {
 
 pub(crate) struct Conn {
     pub(crate) socket: Stream,
-    peer: PeerAddr,
+    /// The peer, and whether TLS protects the connection.
+    info: ConnInfo,
     /// Distinguishes this connection from earlier ones that had the same slab key.
     pub(crate) serial: u64,
     h1: H1,
@@ -106,8 +106,11 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(socket: Stream, peer: PeerAddr, serial: u64, now: Instant) -> Conn {
         Conn {
+            info: ConnInfo {
+                peer,
+                secure: socket.is_secure(),
+            },
             socket,
-            peer,
             serial,
             h1: H1::new(),
             #[cfg(feature = "websocket")]
@@ -129,8 +132,10 @@ impl Conn {
         }
     }
 
-    pub(crate) fn peer(&self) -> PeerAddr {
-        self.peer
+    /// What its requests know of it.
+    #[inline]
+    pub(crate) fn info(&self) -> ConnInfo {
+        self.info
     }
 
     /// Handles readiness: read, answer, write, as far as the socket allows.
@@ -146,6 +151,15 @@ impl Conn {
         self.writable |= ready.writable;
         self.read_closed |= ready.read_closed;
         self.yielded = false;
+        if ready.writable {
+            // Output the transport holds back (TLS records the socket did not take) goes
+            // before anything new; a bare socket holds nothing back.
+            match self.socket.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.writable = false,
+                Err(_) => return Next::Close,
+            }
+        }
         let result = if self.lingering.is_some() {
             self.linger(scratch)
         } else {
@@ -202,6 +216,7 @@ impl Conn {
         if let Some(ws) = &mut self.ws {
             ws.gone();
         }
+        self.socket.close();
     }
 
     /// Waiting on another thread with nothing to send: a response being computed, or a
@@ -272,7 +287,10 @@ impl Conn {
         if self.ws.is_some() {
             return false;
         }
-        self.h1.phase() == Phase::Head && self.rbuf.is_empty() && self.wbuf.is_empty()
+        self.h1.phase() == Phase::Head
+            && self.rbuf.is_empty()
+            && self.wbuf.is_empty()
+            && !self.socket.wants_write()
     }
 
     /// When this connection must next be looked at, given its phase; `None` while it
@@ -281,7 +299,7 @@ impl Conn {
         if let Some(until) = self.lingering {
             return Some(until);
         }
-        if !self.wbuf.is_empty() {
+        if !self.wbuf.is_empty() || self.socket.wants_write() {
             return Some(self.last_active + config.write_timeout);
         }
         #[cfg(feature = "websocket")]
@@ -304,9 +322,10 @@ impl Conn {
         })
     }
 
-    /// The interest the socket needs now: writable only while output is pending.
+    /// The interest the socket needs now: writable only while output is pending, here
+    /// or in the transport.
     pub(crate) fn interest(&self) -> Interest {
-        if self.wbuf.is_empty() {
+        if self.wbuf.is_empty() && !self.socket.wants_write() {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE
@@ -553,9 +572,11 @@ impl Conn {
         }
     }
 
-    /// Starts the head timer when a new head begins to arrive; stops it otherwise.
+    /// Starts the head timer when a new head begins to arrive, or a TLS handshake: a
+    /// client that stalls in either is timed out alike. Stops it otherwise.
     fn note_partial(&mut self, now: Instant) {
-        let partial = self.h1.phase() == Phase::Head && !self.rbuf.is_empty();
+        let partial = self.h1.phase() == Phase::Head
+            && (!self.rbuf.is_empty() || self.socket.is_handshaking());
         self.partial_since = match self.partial_since {
             Some((n, since)) if partial && n == self.answered => Some((n, since)),
             _ if partial => Some((self.answered, now)),
@@ -570,7 +591,7 @@ impl Conn {
         if self.peer_closed {
             return Ok(Next::Close);
         }
-        self.socket.shutdown(Shutdown::Write)?;
+        self.socket.shutdown_write()?;
         self.lingering = Some(now + config.linger_timeout);
         self.rbuf = BytesMut::new();
         self.readable = true;

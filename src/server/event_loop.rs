@@ -18,7 +18,7 @@ use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
 use crate::server::service::Service;
 use crate::server::timer::Timers;
-use crate::server::transport::Listener;
+use crate::server::transport::Acceptor;
 #[cfg(feature = "websocket")]
 use crate::server::websocket::Outgoing;
 
@@ -56,7 +56,7 @@ impl<S: Service> LoopContext<S> {
             service: &*self.service,
             limits: &self.limits,
             date: date.as_bytes(),
-            peer: conn.peer(),
+            conn: conn.info(),
             origin: Some(Origin {
                 service: &self.service,
                 mailbox: &self.mailbox,
@@ -74,7 +74,7 @@ impl<S: Service> LoopContext<S> {
 pub(crate) struct EventLoop<S> {
     poll: Poll,
     /// Emptied when draining for shutdown: the sockets close with the loop's copies.
-    listeners: Vec<Listener>,
+    listeners: Vec<Acceptor>,
     listening: bool,
     conns: Slab<Conn>,
     timers: Timers,
@@ -102,7 +102,7 @@ pub(crate) struct EventLoop<S> {
 impl<S: Service> EventLoop<S> {
     pub(crate) fn new(
         poll: Poll,
-        mut listeners: Vec<Listener>,
+        mut listeners: Vec<Acceptor>,
         service: Arc<S>,
         mailbox: LoopHandle,
         pool: BlockingPool,
@@ -114,9 +114,12 @@ impl<S: Service> EventLoop<S> {
                 format!("at most {MAX_LISTENERS} listening sockets"),
             ));
         }
-        for (i, listener) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(listener, listener_token(i), Interest::READABLE)?;
+        for (i, acceptor) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                &mut acceptor.listener,
+                listener_token(i),
+                Interest::READABLE,
+            )?;
         }
         Ok(EventLoop {
             poll,
@@ -278,8 +281,8 @@ impl<S: Service> EventLoop<S> {
 
     fn pause_accepting(&mut self, until: Option<Instant>) {
         if self.listening {
-            for listener in &mut self.listeners {
-                let _ = self.poll.registry().deregister(listener);
+            for acceptor in &mut self.listeners {
+                let _ = self.poll.registry().deregister(&mut acceptor.listener);
             }
             self.listening = false;
         }
@@ -301,7 +304,9 @@ impl<S: Service> EventLoop<S> {
             .listeners
             .iter_mut()
             .enumerate()
-            .try_for_each(|(i, l)| registry.register(l, listener_token(i), Interest::READABLE));
+            .try_for_each(|(i, a)| {
+                registry.register(&mut a.listener, listener_token(i), Interest::READABLE)
+            });
         match registered {
             Ok(()) => {
                 self.listening = true;
@@ -313,8 +318,8 @@ impl<S: Service> EventLoop<S> {
             }
             Err(e) => {
                 log::error!("could not resume accepting: {e}");
-                for listener in &mut self.listeners {
-                    let _ = self.poll.registry().deregister(listener);
+                for acceptor in &mut self.listeners {
+                    let _ = self.poll.registry().deregister(&mut acceptor.listener);
                 }
                 self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
             }
@@ -456,9 +461,9 @@ impl<S: Service> EventLoop<S> {
     /// Stops accepting; idle connections close now, the rest after their request.
     fn begin_drain(&mut self, now: Instant) {
         self.drain_deadline = Some(now + self.ctx.config().shutdown_timeout);
-        for mut listener in std::mem::take(&mut self.listeners) {
+        for mut acceptor in std::mem::take(&mut self.listeners) {
             if self.listening {
-                let _ = self.poll.registry().deregister(&mut listener);
+                let _ = self.poll.registry().deregister(&mut acceptor.listener);
             }
         }
         self.listening = false;

@@ -26,7 +26,7 @@ use crate::server::access_log::{self, AccessLog};
 use crate::server::completion::{Completion, Slot};
 use crate::server::mailbox::{ConnId, LoopHandle, Message};
 use crate::server::pool::BlockingPool;
-use crate::server::service::{BlockingJob, Incoming, Reply, Service};
+use crate::server::service::{BlockingJob, ConnInfo, Incoming, Reply, Service};
 use crate::server::transport::PeerAddr;
 #[cfg(feature = "websocket")]
 use crate::server::websocket::Upgrade;
@@ -43,7 +43,7 @@ pub(crate) struct Env<'a, S> {
     pub(crate) service: &'a S,
     pub(crate) limits: &'a Limits,
     pub(crate) date: &'a [u8; DATE_LEN],
-    pub(crate) peer: PeerAddr,
+    pub(crate) conn: ConnInfo,
     /// The loop and connection this exchange runs on; `None` in memory (the test client,
     /// fuzzing), where blocking jobs run inline and pushed bodies are waited for.
     pub(crate) origin: Option<Origin<'a, S>>,
@@ -423,7 +423,7 @@ impl H1 {
             target: head.target,
             headers: head.headers,
             body: &[],
-            peer: env.peer,
+            conn: &env.conn,
         };
         let mut response = Response::empty(status);
         env.service.refuse(request, status, &mut response);
@@ -457,7 +457,7 @@ impl H1 {
             target: head.target,
             headers: head.headers,
             body,
-            peer: env.peer,
+            conn: &env.conn,
         };
         let mut response = Response::empty(StatusCode::OK);
         let keep_alive = head.keep_alive && !self.closing;
@@ -492,7 +492,7 @@ impl H1 {
                         target: head.target,
                         headers: head.headers,
                         body,
-                        peer: env.peer,
+                        conn: &env.conn,
                     };
                     let status = StatusCode::SERVICE_UNAVAILABLE;
                     response = Response::empty(status);
@@ -553,7 +553,8 @@ impl H1 {
         );
         if let Some(started) = started {
             let status = response.status();
-            self.log.record(env.peer, line, status, None, started, true);
+            self.log
+                .record(env.conn.peer, line, status, None, started, true);
         }
         self.reading = Reading::Switched;
         self.upgrade = Some(upgrade);
@@ -616,7 +617,7 @@ impl H1 {
             let line = (method, target, version);
             let produced = matches!(self.writing, Writing::Idle);
             self.log
-                .record(env.peer, line, status, body_len, started, produced);
+                .record(env.conn.peer, line, status, body_len, started, produced);
         }
     }
 
@@ -970,7 +971,7 @@ pub(crate) fn feed<'a, S: Service>(service: &S, reads: impl Iterator<Item = &'a 
         service,
         limits: &limits,
         date: date.as_bytes(),
-        peer: PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1))),
+        conn: ConnInfo::plain(PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)))),
         origin: None,
     };
     let mut h1 = H1::new();

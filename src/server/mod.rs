@@ -22,18 +22,22 @@ pub(crate) mod mailbox;
 pub(crate) mod pool;
 mod service;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 #[cfg(feature = "websocket")]
 pub(crate) mod websocket;
 
-pub(crate) use service::{BlockingJob, Incoming, Reply, Service};
-pub use transport::{ListenAddr, PeerAddr, ToListenAddrs};
+pub(crate) use service::{BlockingJob, ConnInfo, Incoming, Reply, Service};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
+pub use transport::{Listen, ListenAddr, PeerAddr, ToListenAddrs};
 
 use crate::config::Config;
 use event_loop::{EventLoop, WAKER};
 use mailbox::LoopHandle;
 use pool::BlockingPool;
-use transport::Listener;
+use transport::{Acceptor, Listener, Security};
 
 /// A loop, erased to what `run` needs: the server is not generic over its service.
 type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
@@ -62,7 +66,8 @@ type LoopRun = Box<dyn FnOnce() -> io::Result<()> + Send>;
 /// ```
 pub struct Server {
     loops: Vec<LoopRun>,
-    local_addr: ListenAddr,
+    /// One per listening address, in the order they were asked for.
+    local_addrs: Vec<ListenAddr>,
     shutdown: ShutdownHandle,
     pool: BlockingPool,
 }
@@ -95,13 +100,15 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    pub(crate) fn bind<S: Service>(service: S, addr: impl ToListenAddrs) -> io::Result<Server> {
+    /// Binds every one of `listens` (none may fail) and builds the loops, each of which
+    /// accepts on all of them.
+    pub(crate) fn bind<S: Service>(service: S, listens: Vec<Listen>) -> io::Result<Server> {
         let config = service.config();
         let workers = match config.workers {
             0 => thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let (per_loop, local_addr) = open_listeners(&addr, workers, config)?;
+        let (per_loop, local_addrs) = open_listeners(listens, workers, config)?;
         let service = Arc::new(service);
         let config = service.config();
         let pool = BlockingPool::new(config.blocking_threads, config.blocking_queue);
@@ -138,16 +145,22 @@ impl Server {
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Server {
             loops,
-            local_addr,
+            local_addrs,
             shutdown,
             pool,
         })
     }
 
     /// The address the server listens on: the real port when bound to port 0, the path
-    /// of a Unix socket, or the first socket it inherited.
+    /// of a Unix socket, or the first socket it inherited. With several, the first.
     pub fn local_addr(&self) -> ListenAddr {
-        self.local_addr.clone()
+        self.local_addrs[0].clone()
+    }
+
+    /// Every address the server listens on, in the order they were given to
+    /// [`App::bind_many`](crate::App::bind_many) (or inherited).
+    pub fn local_addrs(&self) -> &[ListenAddr] {
+        &self.local_addrs
     }
 
     /// A handle that stops the server from another thread.
@@ -214,38 +227,71 @@ impl Server {
 }
 
 /// The listeners of every loop: the sockets this process inherited (`LISTEN_FDS`), if
-/// any, else the first of `addr`'s candidates that can be bound. Returns them per loop,
-/// and the address to report.
+/// any, else for each of `listens` the first of its candidates that can be bound.
+/// Returns them per loop, and the addresses to report.
+///
+/// Inherited sockets take the place of `listens` in order: the first serves as the
+/// first listen asks (HTTP or HTTPS), and so on; any beyond serve as the last.
 fn open_listeners(
-    addr: &impl ToListenAddrs,
+    listens: Vec<Listen>,
     workers: usize,
     config: &Config,
-) -> io::Result<(Vec<Vec<Listener>>, ListenAddr)> {
+) -> io::Result<(Vec<Vec<Acceptor>>, Vec<ListenAddr>)> {
+    let securities = listens
+        .iter()
+        .map(Listen::security)
+        .collect::<io::Result<Vec<Security>>>()?;
+    let mut per_loop: Vec<Vec<Acceptor>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut local_addrs = Vec::new();
     let inherited = listener::inherited()?;
-    if let Some((_, first)) = inherited.first() {
-        let first = first.clone();
+    if !inherited.is_empty() {
         log::info!(
-            "serving on {} inherited socket(s), first {first}",
-            inherited.len()
+            "serving on {} inherited socket(s), first {}",
+            inherited.len(),
+            inherited[0].1
         );
-        let mut per_loop: Vec<Vec<Listener>> = (0..workers).map(|_| Vec::new()).collect();
-        for (listener, _) in inherited {
-            for (i, clone) in listener::share_inherited(listener, workers)?
+        for (i, (listener, addr)) in inherited.into_iter().enumerate() {
+            let security = securities
+                .get(i)
+                .or(securities.last())
+                .cloned()
+                .unwrap_or(Security::Plain);
+            for (l, clone) in listener::share_inherited(listener, workers)?
                 .into_iter()
                 .enumerate()
             {
-                per_loop[i].push(clone);
+                per_loop[l].push(Acceptor::new(clone, security.clone()));
             }
+            local_addrs.push(addr);
         }
-        return Ok((per_loop, first));
+        return Ok((per_loop, local_addrs));
     }
+    if listens.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    }
+    for (listen, security) in listens.into_iter().zip(securities) {
+        let (listeners, local) = open_first(listen.addrs?, workers, config)?;
+        for (l, listener) in listeners.into_iter().enumerate() {
+            per_loop[l].push(Acceptor::new(listener, security.clone()));
+        }
+        local_addrs.push(local);
+    }
+    Ok((per_loop, local_addrs))
+}
+
+/// Listeners for every loop on the first of `candidates` that can be bound.
+fn open_first(
+    candidates: Vec<ListenAddr>,
+    workers: usize,
+    config: &Config,
+) -> io::Result<(Vec<Listener>, ListenAddr)> {
     let mut last_error = None;
-    for candidate in addr.to_listen_addrs()? {
+    for candidate in candidates {
         match listener::open(&candidate, workers, config.backlog, config.unix_socket_mode) {
-            Ok((listeners, local)) => {
-                let per_loop = listeners.into_iter().map(|l| vec![l]).collect();
-                return Ok((per_loop, local));
-            }
+            Ok(opened) => return Ok(opened),
             Err(e) => {
                 last_error = Some(io::Error::new(
                     e.kind(),

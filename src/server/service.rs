@@ -65,5 +65,24 @@ pub(crate) struct Incoming<'a> {
     pub(crate) target: &'a str,
     pub(crate) headers: &'a [httparse::Header<'a>],
     pub(crate) body: &'a [u8],
+    pub(crate) conn: &'a ConnInfo,
+}
+
+/// What a request knows of its connection, fixed when it was accepted. Requests borrow
+/// it, so a fact added here costs a request nothing to carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConnInfo {
     pub(crate) peer: PeerAddr,
+    /// TLS protects the connection: the scheme is `https`.
+    pub(crate) secure: bool,
+}
+
+impl ConnInfo {
+    /// A plain connection from `peer`.
+    pub(crate) fn plain(peer: PeerAddr) -> ConnInfo {
+        ConnInfo {
+            peer,
+            secure: false,
+        }
+    }
 }

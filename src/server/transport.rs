@@ -1,5 +1,6 @@
 //! The sockets a server speaks through: TCP or a Unix domain socket, listening or
-//! connected, as one type each so the loop and the connection need not care which.
+//! connected, bare or inside TLS, as one type each so the loop and the connection need
+//! not care which.
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
@@ -9,6 +10,9 @@ use std::path::PathBuf;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+
+#[cfg(feature = "tls")]
+use crate::server::tls::{TlsConfig, TlsStream};
 
 /// Who is at the other end of a connection, as the socket says (before any proxy headers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,6 +158,112 @@ network_addrs!(
     [SocketAddr]
 );
 
+/// An address to listen on, and what its connections speak: HTTP, or HTTPS. Several
+/// make one server, whose every loop accepts on all of them:
+/// [`App::bind_many`](crate::App::bind_many).
+///
+/// ```
+/// use carafe::{App, Listen, Request};
+///
+/// let mut app = App::new();
+/// app.get("/", |_: &Request| "hi");
+/// let server = app
+///     .bind_many([Listen::http("127.0.0.1:0"), Listen::http("unix:/tmp/carafe-listen-doc.sock")])
+///     .unwrap();
+/// assert_eq!(server.local_addrs().len(), 2);
+/// # std::fs::remove_file("/tmp/carafe-listen-doc.sock").unwrap();
+/// ```
+pub struct Listen {
+    /// Resolved at once; an error is reported when the server binds.
+    pub(crate) addrs: io::Result<Vec<ListenAddr>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::server::tls::TlsConfig>,
+}
+
+impl Listen {
+    /// Plain HTTP on `addr` (a socket address or `"unix:/path"`).
+    pub fn http(addr: impl ToListenAddrs) -> Listen {
+        Listen {
+            addrs: addr.to_listen_addrs(),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// HTTPS on `addr`, serving `tls`'s certificates.
+    #[cfg(feature = "tls")]
+    pub fn https(addr: impl ToListenAddrs, tls: TlsConfig) -> Listen {
+        Listen {
+            addrs: addr.to_listen_addrs(),
+            tls: Some(tls),
+        }
+    }
+
+    /// Whether its connections speak TLS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// What its listeners wrap accepted sockets in; built once, shared by every loop.
+    pub(crate) fn security(&self) -> io::Result<Security> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(Security::Tls(tls.server_config()?));
+        }
+        Ok(Security::Plain)
+    }
+}
+
+impl fmt::Debug for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listen")
+            .field("addrs", &self.addrs)
+            .field("tls", &self.is_tls())
+            .finish()
+    }
+}
+
+/// What a listener's connections are carried in.
+#[derive(Clone)]
+pub(crate) enum Security {
+    Plain,
+    #[cfg(feature = "tls")]
+    Tls(std::sync::Arc<rustls::ServerConfig>),
+}
+
+/// A listening socket and what its connections are carried in.
+pub(crate) struct Acceptor {
+    pub(crate) listener: Listener,
+    security: Security,
+}
+
+impl Acceptor {
+    pub(crate) fn new(listener: Listener, security: Security) -> Acceptor {
+        Acceptor { listener, security }
+    }
+
+    /// The next waiting connection, nonblocking, ready to read and write (over TLS, its
+    /// handshake then runs as the connection reads).
+    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        let (stream, peer) = self.listener.accept()?;
+        match &self.security {
+            Security::Plain => Ok((stream, peer)),
+            #[cfg(feature = "tls")]
+            Security::Tls(config) => match TlsStream::new(stream, config, peer) {
+                Ok(tls) => Ok((Stream::Tls(Box::new(tls)), peer)),
+                Err(e) => {
+                    log::warn!("could not start TLS with {peer}: {e}");
+                    // Passed over like a connection the client aborted.
+                    Err(io::ErrorKind::ConnectionAborted.into())
+                }
+            },
+        }
+    }
+}
+
 /// A listening socket of either kind.
 pub(crate) enum Listener {
     Tcp(TcpListener),
@@ -178,10 +288,16 @@ impl Listener {
     }
 }
 
-/// A connected socket of either kind.
+/// A connected socket of either kind, or one of them inside TLS.
+///
+/// The TLS session sits behind the variant: a bare connection pays one match per read
+/// or write, as it did for TCP or Unix, and asks nothing of TLS per request.
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Boxed: a session is large, and most of a server's connections may be bare.
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
@@ -191,13 +307,58 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_nodelay(on),
             Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket().set_nodelay(on),
         }
     }
 
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    /// Ends our side of the connection: a FIN, after `close_notify` over TLS.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.shutdown_write(),
+        }
+    }
+
+    /// Output accepted earlier still waits below the connection (TLS records the
+    /// socket has not taken): the socket must stay registered for writing.
+    #[inline]
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// A TLS handshake is under way: bytes arrive, but no request yet.
+    #[inline]
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    /// Whether TLS protects the connection (the request's scheme is `https`).
+    #[inline]
+    pub(crate) fn is_secure(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The connection is being dropped: a TLS peer is sent `close_notify` if the socket
+    /// takes it now.
+    pub(crate) fn close(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.close();
         }
     }
 }
@@ -208,6 +369,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -218,6 +381,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -225,17 +390,25 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write_vectored(bufs),
         }
     }
 
+    /// Sends what waits below the connection; `WouldBlock` if the socket takes not all.
+    /// Nothing waits in a bare socket.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
 /// `mio::event::Source` for an enum of sockets, by passing each call to the variant.
 macro_rules! source_of_variants {
-    ($type:ident { $($variant:ident),+ }) => {
+    ($type:ident { $($(#[$attr:meta])* $variant:ident),+ }) => {
         impl Source for $type {
             fn register(
                 &mut self,
@@ -244,7 +417,7 @@ macro_rules! source_of_variants {
                 interest: Interest,
             ) -> io::Result<()> {
                 match self {
-                    $($type::$variant(s) => s.register(registry, token, interest),)+
+                    $($(#[$attr])* $type::$variant(s) => s.register(registry, token, interest),)+
                 }
             }
 
@@ -255,13 +428,13 @@ macro_rules! source_of_variants {
                 interest: Interest,
             ) -> io::Result<()> {
                 match self {
-                    $($type::$variant(s) => s.reregister(registry, token, interest),)+
+                    $($(#[$attr])* $type::$variant(s) => s.reregister(registry, token, interest),)+
                 }
             }
 
             fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
                 match self {
-                    $($type::$variant(s) => s.deregister(registry),)+
+                    $($(#[$attr])* $type::$variant(s) => s.deregister(registry),)+
                 }
             }
         }
@@ -269,7 +442,12 @@ macro_rules! source_of_variants {
 }
 
 source_of_variants!(Listener { Tcp, Unix });
-source_of_variants!(Stream { Tcp, Unix });
+source_of_variants!(Stream {
+    Tcp,
+    Unix,
+    #[cfg(feature = "tls")]
+    Tls
+});
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::http::method::Method;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{Incoming, ListenAddr, Reply, Server, Service, ToListenAddrs};
+use crate::server::{Incoming, Reply, Service};
 use crate::web::blocking::{self, Blocking};
 use crate::web::blueprint::Blueprint;
 use crate::web::error::{HttpError, abort};
@@ -288,61 +288,6 @@ impl App {
         let owned: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, v.to_string())).collect();
         let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.router.url_for(endpoint, &pairs)
-    }
-
-    /// Binds `addr`, serves until SIGINT or SIGTERM, then finishes requests in flight
-    /// (like Flask's `app.run(host, port)`). `addr` is a socket address
-    /// (`"127.0.0.1:5000"`) or a Unix socket (`"unix:/run/app.sock"`); a process started
-    /// with listening sockets (systemd socket activation, `systemfd`) serves on those.
-    ///
-    /// Bind errors (address in use, permission denied) are returned, naming the address.
-    pub fn run(self, addr: impl ToListenAddrs) -> std::io::Result<()> {
-        let debug = self.config.debug;
-        let server = self.bind(addr)?;
-        #[cfg(feature = "signals")]
-        server.shutdown_on_signals()?;
-        match server.local_addr() {
-            ListenAddr::Tcp(addr) => {
-                eprintln!(" * Running on http://{addr}/ (Press CTRL+C to quit)")
-            }
-            unix => eprintln!(" * Running on {unix} (Press CTRL+C to quit)"),
-        }
-        if debug {
-            eprintln!("{}", crate::web::debug::BANNER);
-        }
-        server.run()
-    }
-
-    /// Serves where the environment says, as every example does: `HOST` (default
-    /// `127.0.0.1`) and `PORT` (default `default_port`), or `HOST=unix:/path/app.sock` for
-    /// a Unix domain socket (`PORT` is then ignored). Settings come from `CARAFE_*`
-    /// variables on top of the app's own ([`Config::apply_env`]): `CARAFE_WORKERS`,
-    /// `CARAFE_PROXY_X_FOR` and the other trusted-proxy counts, and so on.
-    pub fn run_from_env(mut self, default_port: u16) -> std::io::Result<()> {
-        self.config
-            .apply_env("CARAFE")
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        self.run(listen_addr_from_env(default_port))
-    }
-
-    /// Binds `addr` and returns the server without running it: read
-    /// [`Server::local_addr`] (port 0 picks a free port), take a
-    /// [`Server::shutdown_handle`], then call [`Server::run`].
-    ///
-    /// A misconfiguration is refused here, once, rather than failing request after
-    /// request: an empty secret key, or none for an app that keeps sessions (see
-    /// `App::sessions`), is an `InvalidInput` error naming `secret_key`.
-    pub fn bind(
-        #[allow(unused_mut)] mut self,
-        addr: impl ToListenAddrs,
-    ) -> std::io::Result<Server> {
-        #[cfg(feature = "sessions")]
-        self.check_sessions()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        fault::watch_panics(self.config.debug);
-        #[cfg(feature = "templates")]
-        self.sync_template_reload();
-        Server::bind(self, addr)
     }
 
     /// The rule list, for diagnostics: (rule, endpoint, methods).
@@ -692,21 +637,6 @@ impl Service for App {
         // stands whatever routing says.
         let _ = self.route_request(&mut request, response);
         self.dispatch::<false>(&mut request, Err(abort(status)), false, response);
-    }
-}
-
-/// `HOST` and `PORT` as an address to listen on: `host:port`, or `unix:/path` as given.
-fn listen_addr_from_env(default_port: u16) -> String {
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-    if host.starts_with("unix:") {
-        return host;
-    }
-    let port = std::env::var("PORT").unwrap_or_else(|_| default_port.to_string());
-    // An IPv6 literal needs brackets before a port.
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }
 

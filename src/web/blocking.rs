@@ -10,7 +10,7 @@ use crate::http::method::Method;
 use crate::http::parse::Version;
 use crate::http::response::Response;
 use crate::http::status::StatusCode;
-use crate::server::{BlockingJob, PeerAddr};
+use crate::server::{BlockingJob, ConnInfo};
 use crate::web::app::{App, ViewKind};
 use crate::web::blueprint::Blueprint;
 use crate::web::request::Request;
@@ -98,7 +98,7 @@ struct OwnedRequest {
     /// The target, then each header's name and value, as ranges of `bytes`; the body is
     /// what follows the last.
     spans: Vec<(u32, u32)>,
-    peer: PeerAddr,
+    conn: ConnInfo,
     rule: usize,
     params: Params,
 }
@@ -132,7 +132,7 @@ impl OwnedRequest {
             version: request.version(),
             bytes: bytes.into_boxed_slice(),
             spans,
-            peer: request.peer_addr(),
+            conn: *request.conn,
             rule,
             params: request.params,
         }
@@ -159,7 +159,7 @@ impl OwnedRequest {
             target,
             &headers,
             &self.bytes[body_start..],
-            self.peer,
+            &self.conn,
         );
         // The same path decodes to the same spans: the loop's routing still holds.
         request.rule = Some(self.rule);

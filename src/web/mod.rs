@@ -25,6 +25,7 @@ pub(crate) mod request;
 pub(crate) mod responder;
 pub(crate) mod router;
 pub(crate) mod scaffold;
+pub(crate) mod serve;
 #[cfg(feature = "sessions")]
 pub(crate) mod session;
 #[cfg(feature = "socketio")]

@@ -11,7 +11,7 @@ use crate::http::method::Method;
 use crate::http::parse::{Version, split_absolute};
 use crate::http::status::StatusCode;
 use crate::http::url::{MultiDict, percent_decode, split_target};
-use crate::server::{Incoming, PeerAddr};
+use crate::server::{ConnInfo, Incoming, PeerAddr};
 use crate::web::app::App;
 use crate::web::error::{HttpError, abort};
 use crate::web::multipart::{FileStorage, Files, Multipart};
@@ -46,7 +46,8 @@ pub struct Request<'a> {
     pub(crate) path: Option<Cow<'a, str>>,
     pub(crate) headers: &'a [httparse::Header<'a>],
     body: &'a [u8],
-    peer: PeerAddr,
+    /// The peer, and whether TLS protects the connection.
+    pub(crate) conn: &'a ConnInfo,
     pub(crate) app: &'a App,
     /// The rule that matched, once routed, and where its variables are in `path`.
     pub(crate) rule: Option<usize>,
@@ -78,7 +79,7 @@ impl<'a> Request<'a> {
             incoming.target,
             incoming.headers,
             incoming.body,
-            incoming.peer,
+            incoming.conn,
         )
     }
 
@@ -93,7 +94,7 @@ impl<'a> Request<'a> {
         target: &'a str,
         headers: &'a [httparse::Header<'a>],
         body: &'a [u8],
-        peer: PeerAddr,
+        conn: &'a ConnInfo,
     ) -> Request<'a> {
         let (authority, path_and_query) = if target.starts_with('/') || target == "*" {
             (None, target)
@@ -120,7 +121,7 @@ impl<'a> Request<'a> {
             path,
             headers,
             body,
-            peer,
+            conn,
             app,
             rule: None,
             params: Params::default(),
@@ -181,7 +182,17 @@ impl<'a> Request<'a> {
         direct.map(Cow::Borrowed)
     }
 
-    /// `http` or `https`: how the client reached the app, through trusted proxies.
+    /// `"https"` or `"http"`: how the client reached the app. Through trusted proxies
+    /// ([`Config::trusted_proxies`](crate::Config::trusted_proxies)) the one they
+    /// forwarded, else whether TLS protects this connection.
+    ///
+    /// ```
+    /// use carafe::{App, Request};
+    /// let mut app = App::new();
+    /// app.get("/", |req: &Request| format!("{} {}", req.scheme(), req.url()));
+    /// let client = app.test_client();
+    /// assert_eq!(client.get("/?a=1").send().text(), "http http://localhost/?a=1");
+    /// ```
     pub fn scheme(&self) -> &'static str {
         let trust = &self.app.config().trusted_proxies;
         if trust.any()
@@ -189,7 +200,13 @@ impl<'a> Request<'a> {
         {
             return scheme;
         }
-        "http"
+        if self.conn.secure { "https" } else { "http" }
+    }
+
+    /// Whether the client reached the app over HTTPS (Flask's `request.is_secure`): TLS
+    /// on this connection, or a trusted proxy's word for it.
+    pub fn is_secure(&self) -> bool {
+        self.scheme() == "https"
     }
 
     /// The path the app is mounted under behind a proxy that strips it (trusted
@@ -301,12 +318,12 @@ impl<'a> Request<'a> {
         {
             return Some(ip);
         }
-        self.peer.ip()
+        self.conn.peer.ip()
     }
 
     /// The socket's peer: a TCP address and port, or a Unix-socket peer.
     pub fn peer_addr(&self) -> PeerAddr {
-        self.peer
+        self.conn.peer
     }
 
     /// A route variable parsed as `T`, e.g. `req.param::<u64>("id")`.
@@ -498,7 +515,7 @@ impl fmt::Debug for Request<'_> {
             .field("version", &self.version)
             .field("headers", &self.headers.len())
             .field("body", &self.body.len())
-            .field("peer", &self.peer)
+            .field("peer", &self.conn.peer)
             .finish()
     }
 }

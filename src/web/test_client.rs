@@ -131,7 +131,7 @@ impl<'a> TestClient<'a> {
             service: self.app,
             limits: &limits,
             date: date.as_bytes(),
-            peer: crate::server::PeerAddr::Tcp(peer),
+            conn: crate::server::ConnInfo::plain(crate::server::PeerAddr::Tcp(peer)),
             origin: None,
         };
         let mut h1 = H1::new();

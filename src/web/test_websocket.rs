@@ -65,7 +65,10 @@ impl TestClient<'_> {
             service: app,
             limits: &limits,
             date: date.as_bytes(),
-            peer: PeerAddr::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            conn: crate::server::ConnInfo::plain(PeerAddr::Tcp(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                0,
+            )))),
             origin: None,
         };
         let mut h1 = H1::new();

@@ -1,6 +1,10 @@
 //! Shared helpers for the integration tests: a server on a free port, and a small
-//! blocking HTTP/1.1 client over `std::net::TcpStream` that reads exactly one response.
+//! blocking HTTP/1.1 client over `std::net::TcpStream` (or a TLS stream, see `tls`) that
+//! reads exactly one response.
 #![allow(dead_code)]
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,7 +22,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(app: App) -> TestServer {
-        let server = app.bind("127.0.0.1:0").expect("bind");
+        TestServer::run(app.bind("127.0.0.1:0").expect("bind"))
+    }
+
+    /// Runs a bound server on a thread; `addr` is its first address.
+    pub fn run(server: carafe::Server) -> TestServer {
         let addr = server.local_addr().tcp().expect("a TCP address");
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -78,14 +86,15 @@ impl Resp {
     }
 }
 
-/// Reads responses off a stream, keeping bytes that belong to the next one.
-pub struct Reader {
-    pub stream: TcpStream,
+/// Reads responses off a stream (a socket, or a TLS stream over one), keeping bytes that
+/// belong to the next one.
+pub struct Reader<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
-impl Reader {
-    pub fn new(stream: TcpStream) -> Reader {
+impl<S: Read + Write> Reader<S> {
+    pub fn new(stream: S) -> Reader<S> {
         Reader {
             stream,
             buf: Vec::new(),
@@ -104,7 +113,15 @@ impl Reader {
                 self.buf.extend_from_slice(&chunk[..n]);
                 true
             }
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
+            // Over TLS, a close without close_notify.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+                ) =>
+            {
+                false
+            }
             Err(e) => panic!("read failed: {e}"),
         }
     }
