@@ -100,6 +100,9 @@ pub(crate) struct Conn {
     pub(crate) timer: Option<Instant>,
     /// The read budget ran out with input possibly left: the server should come back.
     pub(crate) yielded: bool,
+    /// WebSocket output was queued in `wbuf` by a mailbox batch and awaits one write.
+    #[cfg(feature = "websocket")]
+    pub(crate) queued: bool,
     pub(crate) closed: bool,
 }
 
@@ -128,6 +131,8 @@ impl Conn {
             last_active: now,
             timer: None,
             yielded: false,
+            #[cfg(feature = "websocket")]
+            queued: false,
             closed: false,
         }
     }
@@ -206,6 +211,31 @@ impl Conn {
             return Next::Open;
         };
         ws.deliver(outgoing, output(&mut self.wbuf, scratch), now);
+        self.drive(scratch, env, config, now).unwrap_or(Next::Close)
+    }
+
+    /// Queues a WebSocket message from another thread in the connection's own buffer,
+    /// to be written with whatever else the same mailbox batch brings it
+    /// ([`flush_queued`](Conn::flush_queued)): one write, and one TCP segment, for many
+    /// messages when the loop is behind. Returns whether it was queued.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn queue_ws(&mut self, outgoing: Outgoing, now: Instant) -> bool {
+        let Some(ws) = &mut self.ws else {
+            return false;
+        };
+        ws.deliver(outgoing, &mut self.wbuf, now);
+        true
+    }
+
+    /// Writes what [`queue_ws`](Conn::queue_ws) queued.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn flush_queued<S: Service>(
+        &mut self,
+        scratch: &mut Scratch,
+        env: &Env<'_, S>,
+        config: &Config,
+        now: Instant,
+    ) -> Next {
         self.drive(scratch, env, config, now).unwrap_or(Next::Close)
     }
 

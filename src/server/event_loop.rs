@@ -91,6 +91,9 @@ pub(crate) struct EventLoop<S> {
     /// Connections that used their read budget and must be revisited without an event.
     yielded: Vec<usize>,
     revisit: Vec<usize>,
+    /// Connections with WebSocket output queued by this mailbox batch, to write once each.
+    #[cfg(feature = "websocket")]
+    queued: Vec<usize>,
     accept_paused_until: Option<Instant>,
     /// When accept errors were last logged, and how many failed since: a burst of
     /// EMFILE is reported once, not on every retry.
@@ -141,6 +144,8 @@ impl<S: Service> EventLoop<S> {
             closed: Vec::new(),
             yielded: Vec::new(),
             revisit: Vec::new(),
+            #[cfg(feature = "websocket")]
+            queued: Vec::new(),
             accept_paused_until: None,
             accept_errors_logged: None,
             accept_errors_since: 0,
@@ -344,6 +349,11 @@ impl<S: Service> EventLoop<S> {
     fn read_mailbox(&mut self, now: Instant) {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.ctx.mailbox.drain_into(&mut inbox);
+        // Several messages at once: the loop is behind (a burst of broadcasts). WebSocket
+        // output then gathers per connection and goes out in one write each, after the
+        // batch, so the loop catches up instead of making a system call per message.
+        #[cfg(feature = "websocket")]
+        let gather = inbox.len() > 1;
         for message in inbox.drain(..) {
             match message {
                 Message::Wake { conn } if self.is_open(conn) => {
@@ -358,13 +368,13 @@ impl<S: Service> EventLoop<S> {
                 }
                 #[cfg(feature = "websocket")]
                 Message::WsSend { conn, outgoing } if self.is_open(conn) => {
-                    self.ws_send(conn, outgoing, now);
+                    self.ws_send(conn, outgoing, gather, now);
                 }
                 #[cfg(feature = "websocket")]
                 Message::WsBroadcast { conns, frames } => {
                     for conn in conns {
                         if self.is_open(conn) {
-                            self.ws_send(conn, Outgoing::Frames(frames.clone()), now);
+                            self.ws_send(conn, Outgoing::Frames(frames.clone()), gather, now);
                         }
                     }
                 }
@@ -372,6 +382,25 @@ impl<S: Service> EventLoop<S> {
             }
         }
         self.inbox = inbox;
+        #[cfg(feature = "websocket")]
+        self.flush_queued(now);
+    }
+
+    /// Writes the WebSocket output a mailbox batch gathered, once per connection.
+    #[cfg(feature = "websocket")]
+    fn flush_queued(&mut self, now: Instant) {
+        let mut queued = std::mem::take(&mut self.queued);
+        for key in queued.drain(..) {
+            let c = &mut self.conns[key];
+            c.queued = false;
+            if c.closed {
+                continue;
+            }
+            let env = self.ctx.env(&self.date, c, key);
+            let next = c.flush_queued(&mut self.scratch, &env, self.ctx.config(), now);
+            self.after(key, next);
+        }
+        self.queued = queued;
     }
 
     /// Whether `conn` still names an open connection (not a later one on its key).
@@ -382,8 +411,15 @@ impl<S: Service> EventLoop<S> {
     }
 
     #[cfg(feature = "websocket")]
-    fn ws_send(&mut self, conn: ConnId, outgoing: Outgoing, now: Instant) {
+    fn ws_send(&mut self, conn: ConnId, outgoing: Outgoing, gather: bool, now: Instant) {
         let c = &mut self.conns[conn.key];
+        if gather {
+            if c.queue_ws(outgoing, now) && !c.queued {
+                c.queued = true;
+                self.queued.push(conn.key);
+            }
+            return;
+        }
         let env = self.ctx.env(&self.date, c, conn.key);
         let next = c.on_ws_send(outgoing, &mut self.scratch, &env, self.ctx.config(), now);
         self.after(conn.key, next);
