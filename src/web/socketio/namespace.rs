@@ -208,7 +208,8 @@ impl Namespace {
         self
     }
 
-    /// Sends an event to every socket of the namespace (`emit(..., broadcast=True)`).
+    /// Sends an event to every socket of the namespace (`emit(..., broadcast=True)`), on
+    /// every server when they share a message queue.
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), ArgsError> {
         Broadcast::new(self.inner.clone()).emit(event, data)
     }
@@ -299,7 +300,9 @@ impl Namespace {
 
 /// An emit to several sockets of a namespace: the rooms named with [`to`](Broadcast::to)
 /// (all sockets when none), less those named with [`except`](Broadcast::except). The
-/// packet is encoded once for all of them.
+/// packet is encoded once for all of them. With a message queue
+/// ([`SocketIoConfig::message_queue`](super::SocketIoConfig)) it reaches the sockets of
+/// every server.
 #[derive(Clone)]
 pub struct Broadcast {
     ns: Arc<NsInner>,
