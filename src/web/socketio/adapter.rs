@@ -72,6 +72,7 @@ pub(crate) trait Adapter: Send + Sync {
     /// or `timeout` has passed.
     fn fetch_sockets(&self, target: &Target, timeout: Duration, done: FetchCallback);
     /// This process's rooms, where operations from other processes apply.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn local(&self) -> &LocalAdapter;
 }
 
@@ -155,6 +156,7 @@ impl LocalAdapter {
 
     /// Whether a target names only sockets of this process by id (`io.to(sid)`, a
     /// socket's own room): then no other process has anything to do.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn names_local_sockets_only(&self, target: &Target) -> bool {
         let rooms = self.read();
         !target.rooms.is_empty()
