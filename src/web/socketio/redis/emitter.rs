@@ -21,7 +21,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// serving anyone. `Clone + Send + Sync`; [`to`](Emitter::to), [`except`](Emitter::except)
 /// and [`of`](Emitter::of) return a new emitter that shares the connection. Each call
 /// publishes before it returns (a process may exit right after), reconnecting once if
-/// Redis closed the connection.
+/// Redis closed the connection. It waits on Redis, so it is not for an event loop's
+/// handlers: a server emits through its [`SocketIo`](crate::socketio::SocketIo), which never waits.
 ///
 /// ```no_run
 /// use carafe::socketio::Emitter;

@@ -184,3 +184,42 @@ fn send(connection: &mut Connection, batch: &[Outgoing]) -> RedisResult<Vec<usiz
     }
     pipe.query(connection)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_blocking() {
+        // A "Redis" that accepts and never answers: the thread waits on it while the
+        // queue fills.
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", silent.local_addr().unwrap());
+        let health = Arc::new(Health::new(&url));
+        let publisher = Publisher::start(Client::open(url).unwrap(), health);
+        let failed = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let extra = 100;
+        for _ in 0..QUEUE + BATCH + extra {
+            let failed = failed.clone();
+            publisher.send(Outgoing {
+                channel: "c".into(),
+                payload: vec![0; 16],
+                receivers: Some(Box::new(move |n: Option<usize>| {
+                    if n.is_none() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                })),
+            });
+        }
+        assert!(started.elapsed() < IO_TIMEOUT, "send waited");
+        let dropped = publisher.overflow.dropped.load(Ordering::Relaxed) as usize;
+        assert!(dropped >= extra, "{dropped} dropped");
+        assert!(publisher.overflow.full.load(Ordering::Relaxed));
+        // Each dropped envelope was reported as not published, at once.
+        assert!(failed.load(Ordering::Relaxed) >= dropped);
+    }
+}
