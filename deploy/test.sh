@@ -9,9 +9,13 @@
 #   2. wrk through nginx for 20 s while each instance in turn is stopped gracefully
 #      and started again: no non-2xx response and no socket error;
 #   3. one instance on an inherited socket (as systemd hands it over) under direct load,
-#      restarted: no refused connection.
-# Installs nginx and wrk with apt-get if they are missing. Env: PORT (default 18080),
-# PROFILE (debug or release, default debug).
+#      restarted: no refused connection;
+#   4. Socket.IO across processes: two instances of examples/chat.rs (feature redis) on
+#      the same Unix sockets, attached to a redis-server on PORT+2; clients on each
+#      instance and one through nginx share a room, and examples/emitter.rs reaches all
+#      of them (deploy/sio_check.py).
+# Installs nginx, wrk and redis-server with apt-get if they are missing. Env: PORT
+# (default 18080), PROFILE (debug or release, default debug).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -22,10 +26,14 @@ need() { command -v "$1" >/dev/null || { echo "installing $2" >&2; apt-get updat
 need nginx nginx
 need wrk wrk
 need curl curl
+need redis-server redis-server
 
 flag=$([ "$PROFILE" = release ] && echo --release || true)
 (cd "$root" && cargo build -q $flag --example behind_proxy)
+(cd "$root" && cargo build -q $flag --features redis --example chat --example emitter)
 bin=$root/target/$PROFILE/examples/behind_proxy
+chat=$root/target/$PROFILE/examples/chat
+emitter=$root/target/$PROFILE/examples/emitter
 
 tmp=$(mktemp -d /tmp/carafe-deploy.XXXXXX)
 pids=()
@@ -38,17 +46,18 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -20 "$f" >&2; done; exit 1; }
 
-# start_instance N: instance N on its Unix socket; sets instance_pid[N].
+# start_instance N [BINARY [PATH]]: instance N of BINARY (behind_proxy) on its Unix
+# socket, answering PATH (/plaintext) once up; sets instance_pid[N].
 declare -A instance_pid
 start_instance() {
-  local n=$1
+  local n=$1 binary=${2:-$bin} path=${3:-/plaintext}
   INSTANCE=app-$n HOST=unix:$tmp/app-$n.sock RUST_LOG=warn \
     CARAFE_PROXY_X_FOR=1 CARAFE_PROXY_X_PROTO=1 CARAFE_PROXY_X_HOST=1 \
-    "$bin" >>"$tmp/app-$n.log" 2>&1 &
+    "$binary" >>"$tmp/app-$n.log" 2>&1 &
   instance_pid[$n]=$!
   pids+=($!)
   for _ in $(seq 100); do
-    curl -s -o /dev/null --unix-socket "$tmp/app-$n.sock" http://x/plaintext && return 0
+    curl -s -o /dev/null --fail --unix-socket "$tmp/app-$n.sock" "http://x$path" && return 0
     sleep 0.05
   done
   fail "instance $n did not start"
@@ -152,4 +161,28 @@ if grep -q "Socket errors" "$tmp/wrk-inherited.log"; then
   [ "${connect:-0}" = 0 ] || fail "$connect refused connections during the restart"
 fi
 echo "ok: restart on an inherited socket, no refused connection"
+
+echo "== Socket.IO across two chat instances through Redis"
+redis_port=$((PORT + 2))
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  >"$tmp/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+[ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] || fail "redis-server did not start"
+# The same sockets nginx sends to: the behind_proxy instances make way for the chat.
+export REDIS_URL=redis://127.0.0.1:$redis_port/
+for n in 1 2; do
+  stop_instance "$n"
+  start_instance "$n" "$chat" /
+done
+# Both subscribed: PUBLISH says how many servers got a message (one they ignore).
+for _ in $(seq 100); do
+  [ "$(redis-cli -p "$redis_port" publish 'carafe-socketio#/probe#' probe)" = 2 ] && break
+  sleep 0.05
+done
+[ "$(redis-cli -p "$redis_port" publish 'carafe-socketio#/probe#' probe)" = 2 ] ||
+  fail "the chat instances did not subscribe"
+timeout 60 python3 "$here/sio_check.py" --unix "$tmp/app-1.sock" --unix "$tmp/app-2.sock" \
+  --tcp "127.0.0.1:$PORT" --emitter "$emitter" --redis-url "redis://127.0.0.1:$redis_port/" ||
+  fail "Socket.IO across instances"
 echo "deploy/test.sh passed"

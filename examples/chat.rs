@@ -11,11 +11,22 @@
 //! `CARAFE_*` variables the server (`CARAFE_WEBSOCKET_NODELAY=false` for cheaper room
 //! broadcasts, see `Config::websocket_nodelay`).
 //!
+//! Several processes: with the `redis` feature and `REDIS_URL` set, each instance
+//! attaches to that Redis, and rooms, broadcasts and counts span all of them
+//! (`examples/emitter.rs` emits to them from outside):
+//!
+//! ```sh
+//! cargo build --release --features redis --example chat
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=5000 target/release/examples/chat &
+//! REDIS_URL=redis://127.0.0.1:6379/ PORT=5001 target/release/examples/chat &
+//! ```
+//!
 //! Events of the default namespace: `echo` (ack with the same arguments if asked, else
 //! emit them back), `join`/`leave` a room (ack `true`), `say` `{"room","text"}` (everyone
 //! in the room gets `said`), `broadcast` (everyone else gets it), `rooms` (ack the
-//! sorted rooms, the socket's own excluded). `/admin` needs auth `{"token":"secret"}`
-//! and answers `count` with the number of sockets on `/`.
+//! sorted rooms, the socket's own excluded), `members` a room (ack the sorted ids of the
+//! sockets in it, on every instance). `/admin` needs auth `{"token":"secret"}` and
+//! answers `count` with the number of sockets on `/`, on every instance.
 
 use std::time::Duration;
 
@@ -34,8 +45,11 @@ struct Say {
     text: Value,
 }
 
-/// The Socket.IO settings: the protocol's defaults, or `PING_INTERVAL_MS` and
-/// `PING_TIMEOUT_MS` from the environment.
+/// How long a query over every instance waits for the others.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The Socket.IO settings: the protocol's defaults, or `PING_INTERVAL_MS`,
+/// `PING_TIMEOUT_MS` and `REDIS_URL` from the environment.
 fn config() -> SocketIoConfig {
     let ms = |name: &str| {
         std::env::var(name)
@@ -44,9 +58,18 @@ fn config() -> SocketIoConfig {
             .map(Duration::from_millis)
     };
     let defaults = SocketIoConfig::default();
+    let redis_url = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    #[cfg(not(feature = "redis"))]
+    if redis_url.is_some() {
+        log::warn!("REDIS_URL is ignored: the example was built without the redis feature");
+    }
     SocketIoConfig {
         ping_interval: ms("PING_INTERVAL_MS").unwrap_or(defaults.ping_interval),
         ping_timeout: ms("PING_TIMEOUT_MS").unwrap_or(defaults.ping_timeout),
+        #[cfg(feature = "redis")]
+        message_queue: redis_url,
         ..defaults
     }
 }
@@ -108,6 +131,21 @@ pub fn app(io: &SocketIo) -> App {
             let _ = ack.send(&rooms);
         }
     });
+    let members = io.clone();
+    io.on(
+        "members",
+        move |_: &Socket, (room,): (String,), ack: Option<Ack>| {
+            let Some(ack) = ack else { return };
+            // Answered when every instance has, without holding the loop meanwhile.
+            members
+                .to(&room)
+                .fetch_sockets(QUERY_TIMEOUT, move |sockets| {
+                    let mut ids: Vec<String> = sockets.into_iter().map(|s| s.id).collect();
+                    ids.sort();
+                    let _ = ack.send(&ids);
+                });
+        },
+    );
 
     let admin = io.of("/admin");
     admin.on_connect(|_: &Socket, auth: Option<Value>| {
@@ -119,7 +157,9 @@ pub fn app(io: &SocketIo) -> App {
     let main = io.of("/");
     admin.on("count", move |_: &Socket, _: Args, ack: Option<Ack>| {
         if let Some(ack) = ack {
-            let _ = ack.send(&main.len());
+            main.fetch_sockets(QUERY_TIMEOUT, move |sockets| {
+                let _ = ack.send(&sockets.len());
+            });
         }
     });
     app

@@ -109,8 +109,11 @@ pub mod websocket {
 pub mod socketio {
     pub use crate::web::socketio::{
         Ack, AckError, Args, ArgsError, Broadcast, ConnectOutcome, Cors, DisconnectReason,
-        EmitError, FromArgs, Handshake, IntoArgs, Namespace, Socket, SocketIo, SocketIoConfig,
+        EmitError, FromArgs, Handshake, IntoArgs, Namespace, Socket, SocketInfo, SocketIo,
+        SocketIoConfig,
     };
+    #[cfg(feature = "redis")]
+    pub use crate::web::socketio::{Emitter, EmitterError};
 }
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

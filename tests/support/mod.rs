@@ -1,8 +1,13 @@
 //! Shared helpers for the integration tests: a server on a free port, and a small
 //! blocking HTTP/1.1 client over `std::net::TcpStream` (or a TLS stream, see `tls`) that
-//! reads exactly one response.
+//! reads exactly one response; with the `redis` feature, a Redis server and a Socket.IO
+//! client (`redis_server`, `sio_client`).
 #![allow(dead_code)]
 
+#[cfg(feature = "redis")]
+pub mod redis_server;
+#[cfg(feature = "redis")]
+pub mod sio_client;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -80,13 +80,12 @@ impl Writer {
             return Err(SendError::Closed);
         }
         #[cfg(feature = "deflate")]
-        if let Some((deflater, min_size)) = &mut self.deflater {
-            if payload.len() >= *min_size {
-                if let Some(compressed) = deflater.compress(payload) {
-                    frame::encode(out, opcode, RSV1, compressed);
-                    return Ok(());
-                }
-            }
+        if let Some((deflater, min_size)) = &mut self.deflater
+            && payload.len() >= *min_size
+            && let Some(compressed) = deflater.compress(payload)
+        {
+            frame::encode(out, opcode, RSV1, compressed);
+            return Ok(());
         }
         frame::encode(out, opcode, 0, payload);
         Ok(())

@@ -1,9 +1,14 @@
 //! Rooms: who is in which, and sending one packet to a set of sockets.
 //!
 //! As in socket.io (`socket.io-adapter`) and socketioxide, membership and broadcasts sit
-//! behind [`Adapter`], so that an adapter for several processes (Redis pub/sub) can
-//! forward each operation to the others and apply it here through the in-memory one.
-//! [`LocalAdapter`] keeps one process's rooms: every loop of `app.workers(n)` shares it.
+//! behind [`Adapter`], so that an adapter for several processes (Redis pub/sub, see
+//! `redis`) can forward each operation to the others and apply it here through the
+//! in-memory one. [`LocalAdapter`] keeps one process's rooms: every loop of
+//! `app.workers(n)` shares it.
+//!
+//! Membership stays where the socket is: joining, leaving and a socket's rooms are local
+//! on every adapter. What names sockets by room (a broadcast, a disconnect, closing a
+//! room, a query) reaches every process.
 //!
 //! A broadcast encodes its packet once ([`Packet::encode`](super::packet::Packet::encode)):
 //! WebSocket recipients share one set of frames, posted once per event loop with the
@@ -11,11 +16,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use super::engineio::conn::{Route, direct, shared_frames};
 use super::engineio::sid::Sid;
 use super::packet::Encoded;
-use super::socket::{Socket, frames};
+use super::socket::{Socket, frames, guarded};
 use crate::server::websocket::{WebSocketHandle, broadcast_frames};
 
 /// Whom a broadcast reaches: the sockets in any of `rooms` (all of the namespace when
@@ -25,6 +31,20 @@ pub(crate) struct Target {
     pub(crate) rooms: Vec<String>,
     pub(crate) except: Vec<String>,
 }
+
+/// A socket as the process that holds it describes it, in the answer to a query over
+/// every process ([`Namespace::fetch_sockets`](super::Namespace::fetch_sockets)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketInfo {
+    /// The socket's id (also its own room).
+    pub id: String,
+    /// The rooms it is in, its own included, sorted.
+    pub rooms: Vec<String>,
+}
+
+/// What gets the answer of a query over every process.
+pub(crate) type FetchCallback = Box<dyn FnOnce(Vec<SocketInfo>) + Send>;
 
 /// Room membership and broadcasts of one namespace.
 pub(crate) trait Adapter: Send + Sync {
@@ -46,6 +66,14 @@ pub(crate) trait Adapter: Send + Sync {
     fn broadcast(&self, target: &Target, packet: &Encoded);
     /// Takes every socket out of `room`.
     fn close_room(&self, room: &str);
+    /// Disconnects the sockets a target names.
+    fn disconnect(&self, target: &Target);
+    /// Calls `done` with the sockets a target names, once every process has answered
+    /// or `timeout` has passed.
+    fn fetch_sockets(&self, target: &Target, timeout: Duration, done: FetchCallback);
+    /// This process's rooms, where operations from other processes apply.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn local(&self) -> &LocalAdapter;
 }
 
 /// The rooms of one process, in memory.
@@ -125,6 +153,37 @@ impl LocalAdapter {
     fn write(&self) -> RwLockWriteGuard<'_, Rooms> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Whether a target names only sockets of this process by id (`io.to(sid)`, a
+    /// socket's own room): then no other process has anything to do.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn names_local_sockets_only(&self, target: &Target) -> bool {
+        let rooms = self.read();
+        !target.rooms.is_empty()
+            && target
+                .rooms
+                .iter()
+                .all(|room| Sid::parse(room).is_some_and(|id| rooms.sockets.contains_key(&id)))
+    }
+
+    /// The sockets a target names, described for a query.
+    pub(crate) fn socket_infos(&self, target: &Target) -> Vec<SocketInfo> {
+        let rooms = self.read();
+        let mut found = Vec::new();
+        rooms.each(target, |socket| {
+            let mut names: Vec<String> = rooms
+                .of
+                .get(&socket.inner.id)
+                .map(|names| names.iter().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            found.push(SocketInfo {
+                id: socket.id().to_owned(),
+                rooms: names,
+            });
+        });
+        found
+    }
 }
 
 impl Adapter for LocalAdapter {
@@ -185,10 +244,10 @@ impl Adapter for LocalAdapter {
                 return;
             }
             let conn = &socket.inner.conn;
-            if let Route::WebSocket(ws) = conn.route(&frames) {
-                if !direct::push(conn.key(), &frames) {
-                    websockets.push(ws);
-                }
+            if let Route::WebSocket(ws) = conn.route(&frames)
+                && !direct::push(conn.key(), &frames)
+            {
+                websockets.push(ws);
             }
         });
         if !websockets.is_empty() {
@@ -206,5 +265,21 @@ impl Adapter for LocalAdapter {
         for id in members {
             rooms.leave(id, room);
         }
+    }
+
+    fn disconnect(&self, target: &Target) {
+        // Collected first: a disconnect takes the socket out of the rooms.
+        for socket in self.sockets(target) {
+            socket.disconnect();
+        }
+    }
+
+    fn fetch_sockets(&self, target: &Target, _timeout: Duration, done: FetchCallback) {
+        let found = self.socket_infos(target);
+        guarded("fetch_sockets", || done(found));
+    }
+
+    fn local(&self) -> &LocalAdapter {
+        self
     }
 }

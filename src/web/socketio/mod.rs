@@ -16,7 +16,9 @@
 //!   each request ([`engineio::server`]), the WebSocket transport and the heartbeat timers;
 //! - [`client`]: one client's packets, and what CONNECT, EVENT, ACK and DISCONNECT do;
 //! - [`socket`], [`namespace`], [`adapter`] (rooms), [`args`]: what handlers see;
-//! - [`server`]: [`SocketIo`], mounted on an app and used from anywhere.
+//! - [`server`]: [`SocketIo`], mounted on an app and used from anywhere;
+//! - `redis` (feature `redis`): rooms and broadcasts across processes through Redis
+//!   pub/sub, and the [`Emitter`] for processes that serve no one.
 //!
 //! The protocol texts are the socket.io-protocol README (v5) and the engine.io-protocol
 //! README (v4); where they are silent, the reference parsers and servers decide.
@@ -29,9 +31,14 @@ pub(crate) mod decoder;
 pub(crate) mod engineio;
 pub(crate) mod namespace;
 pub(crate) mod packet;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod server;
 pub(crate) mod socket;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{Emitter, EmitterError};
+pub use adapter::SocketInfo;
 pub use args::{Ack, AckError, Args, ArgsError, EmitError, FromArgs, IntoArgs};
 pub use engineio::cors::Cors;
 pub use namespace::{Broadcast, ConnectOutcome, Namespace};

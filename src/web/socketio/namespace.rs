@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::adapter::{Adapter, LocalAdapter, Target};
+use super::adapter::{Adapter, SocketInfo, Target};
 use super::args::{Ack, Args, ArgsError, FromArgs, IntoArgs};
 use super::engineio::timer::Timer;
 use super::packet::Packet;
@@ -65,11 +66,11 @@ impl<E: std::fmt::Display> ConnectOutcome for Result<(), E> {
 }
 
 impl NsInner {
-    pub(crate) fn new(name: &str, timer: Timer) -> NsInner {
+    pub(crate) fn new(name: &str, timer: Timer, adapter: Box<dyn Adapter>) -> NsInner {
         NsInner {
             name: name.to_owned(),
             handlers: RwLock::default(),
-            adapter: Box::new(LocalAdapter::default()),
+            adapter,
             timer,
         }
     }
@@ -207,7 +208,8 @@ impl Namespace {
         self
     }
 
-    /// Sends an event to every socket of the namespace (`emit(..., broadcast=True)`).
+    /// Sends an event to every socket of the namespace (`emit(..., broadcast=True)`), on
+    /// every server when they share a message queue.
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), ArgsError> {
         Broadcast::new(self.inner.clone()).emit(event, data)
     }
@@ -222,12 +224,13 @@ impl Namespace {
         Broadcast::new(self.inner.clone()).except(room)
     }
 
-    /// The connected sockets.
+    /// The sockets connected to this process (see [`fetch_sockets`](Self::fetch_sockets)
+    /// for every process on a message queue).
     pub fn sockets(&self) -> Vec<Socket> {
         self.inner.adapter.sockets(&Target::default())
     }
 
-    /// How many sockets are connected.
+    /// How many sockets are connected to this process.
     pub fn len(&self) -> usize {
         self.inner.adapter.len()
     }
@@ -237,24 +240,59 @@ impl Namespace {
         self.len() == 0
     }
 
-    /// A connected socket by id.
+    /// A socket connected to this process, by id.
     pub fn socket(&self, id: &str) -> Option<Socket> {
         self.inner.adapter.socket(id)
     }
 
-    /// Disconnects a socket by id (Flask-SocketIO's `disconnect(sid)`); `false` if no
-    /// such socket is connected.
+    /// The sockets of the namespace on every process (socket.io's `fetchSockets()`):
+    /// `done` gets them once each process on the message queue has answered, or after
+    /// `timeout` with the answers so far. Without a message queue it runs at once with
+    /// this process's sockets; with one, on a thread of the server. It never blocks the
+    /// caller, so a handler may call it and acknowledge from `done`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use carafe::socketio::{Ack, Args, SocketIo, Socket};
+    ///
+    /// let io = SocketIo::new();
+    /// let main = io.of("/");
+    /// io.on("count", move |_: &Socket, _: Args, ack: Option<Ack>| {
+    ///     main.fetch_sockets(Duration::from_secs(1), move |sockets| {
+    ///         if let Some(ack) = ack {
+    ///             let _ = ack.send(&sockets.len());
+    ///         }
+    ///     });
+    /// });
+    /// ```
+    pub fn fetch_sockets(
+        &self,
+        timeout: Duration,
+        done: impl FnOnce(Vec<SocketInfo>) + Send + 'static,
+    ) {
+        Broadcast::new(self.inner.clone()).fetch_sockets(timeout, done);
+    }
+
+    /// Disconnects a socket by id (Flask-SocketIO's `disconnect(sid)`): `true` if it was
+    /// connected to this process. If not, and a message queue is set, the other
+    /// processes are asked to disconnect it.
     pub fn disconnect(&self, id: &str) -> bool {
         match self.socket(id) {
             Some(socket) => {
                 socket.disconnect();
                 true
             }
-            None => false,
+            None => {
+                self.inner.adapter.disconnect(&Target {
+                    rooms: vec![id.to_owned()],
+                    except: Vec::new(),
+                });
+                false
+            }
         }
     }
 
-    /// Takes every socket out of `room` (`close_room`).
+    /// Takes every socket out of `room` (`close_room`), on every process.
     pub fn close_room(&self, room: &str) {
         self.inner.adapter.close_room(room);
     }
@@ -262,7 +300,9 @@ impl Namespace {
 
 /// An emit to several sockets of a namespace: the rooms named with [`to`](Broadcast::to)
 /// (all sockets when none), less those named with [`except`](Broadcast::except). The
-/// packet is encoded once for all of them.
+/// packet is encoded once for all of them. With a message queue
+/// ([`SocketIoConfig::message_queue`](super::SocketIoConfig)) it reaches the sockets of
+/// every server.
 #[derive(Clone)]
 pub struct Broadcast {
     ns: Arc<NsInner>,
@@ -296,15 +336,26 @@ impl Broadcast {
         Ok(())
     }
 
-    /// The sockets it would reach.
+    /// The sockets it would reach on this process.
     pub fn sockets(&self) -> Vec<Socket> {
         self.ns.adapter.sockets(&self.target)
     }
 
-    /// Disconnects the sockets it would reach.
+    /// The sockets it would reach on every process: `io.to(room).fetch_sockets(..)`
+    /// lists a room across a cluster. See [`Namespace::fetch_sockets`].
+    pub fn fetch_sockets(
+        &self,
+        timeout: Duration,
+        done: impl FnOnce(Vec<SocketInfo>) + Send + 'static,
+    ) {
+        self.ns
+            .adapter
+            .fetch_sockets(&self.target, timeout, Box::new(done));
+    }
+
+    /// Disconnects the sockets it would reach, on every process (socket.io's
+    /// `disconnectSockets()`).
     pub fn disconnect(&self) {
-        for socket in self.sockets() {
-            socket.disconnect();
-        }
+        self.ns.adapter.disconnect(&self.target);
     }
 }

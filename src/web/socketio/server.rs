@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::adapter::{Adapter, LocalAdapter};
 use super::args::{Ack, FromArgs};
 use super::args::{ArgsError, IntoArgs};
 use super::client::SocketIoHandler;
@@ -36,6 +37,21 @@ pub struct SocketIoConfig {
     /// How long a client may stay without joining any namespace before it is closed
     /// (socket.io's `connectTimeout`, 45 s).
     pub connect_timeout: Duration,
+    /// The Redis that joins this server to others (Flask-SocketIO's `message_queue`),
+    /// e.g. `redis://127.0.0.1:6379/`; `None` (the default): this process only.
+    ///
+    /// With it, broadcasts (`io.emit`, `io.to(room)`, `socket.broadcast()`, `except`),
+    /// `io.disconnect(sid)`, `close_room` and [`fetch_sockets`](super::Namespace::fetch_sockets)
+    /// reach the sockets of every server on the same Redis and [`channel`](Self::channel),
+    /// and what an [`Emitter`](super::Emitter) publishes reaches this one. If Redis is
+    /// down, this server's own clients are still served; the others are reached again
+    /// once it is back.
+    #[cfg(feature = "redis")]
+    pub message_queue: Option<String>,
+    /// The prefix of the Redis channels (Flask-SocketIO's `channel`), default
+    /// `carafe-socketio`: servers and emitters with the same one reach each other.
+    #[cfg(feature = "redis")]
+    pub channel: String,
 }
 
 impl Default for SocketIoConfig {
@@ -49,6 +65,10 @@ impl Default for SocketIoConfig {
             cors_allowed_origins: Cors::SameOrigin,
             cors_credentials: true,
             connect_timeout: Duration::from_secs(45),
+            #[cfg(feature = "redis")]
+            message_queue: None,
+            #[cfg(feature = "redis")]
+            channel: super::redis::channels::DEFAULT_PREFIX.to_owned(),
         }
     }
 }
@@ -58,6 +78,9 @@ pub(crate) struct Core {
     pub(crate) config: SocketIoConfig,
     namespaces: RwLock<HashMap<String, Namespace>>,
     pub(crate) timer: Timer,
+    /// The link to other servers, with a message queue.
+    #[cfg(feature = "redis")]
+    pub(crate) bus: Option<Arc<super::redis::bus::Bus>>,
 }
 
 impl Core {
@@ -68,6 +91,16 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
+    }
+
+    /// The rooms of a new namespace: in memory, or shared through the message queue.
+    fn adapter(&self, nsp: &str) -> Box<dyn Adapter> {
+        #[cfg(feature = "redis")]
+        if let Some(bus) = &self.bus {
+            return Box::new(super::redis::adapter::RedisAdapter::new(nsp, bus.clone()));
+        }
+        let _ = nsp;
+        Box::new(LocalAdapter::default())
     }
 }
 
@@ -126,12 +159,34 @@ impl SocketIo {
     }
 
     /// A server with these settings.
+    ///
+    /// # Panics
+    ///
+    /// If `message_queue` is set to something that is not a Redis URL. (An unreachable
+    /// Redis is no error: it is retried in the background.)
     pub fn with_config(config: SocketIoConfig) -> SocketIo {
         let io = SocketIo {
-            core: Arc::new(Core {
-                config,
-                namespaces: RwLock::default(),
-                timer: Timer::default(),
+            core: Arc::new_cyclic(|core| {
+                let timer = Timer::default();
+                #[cfg(feature = "redis")]
+                let bus = config.message_queue.as_deref().map(|url| {
+                    let bus = super::redis::bus::Bus::start(
+                        url,
+                        &config.channel,
+                        core.clone(),
+                        timer.clone(),
+                    );
+                    Arc::new(bus.unwrap_or_else(|e| panic!("message_queue {url:?}: {e}")))
+                });
+                #[cfg(not(feature = "redis"))]
+                let _ = core;
+                Core {
+                    config,
+                    namespaces: RwLock::default(),
+                    timer,
+                    #[cfg(feature = "redis")]
+                    bus,
+                }
             }),
         };
         io.of("/");
@@ -197,7 +252,11 @@ impl SocketIo {
         namespaces
             .entry(name.clone())
             .or_insert_with(|| Namespace {
-                inner: Arc::new(NsInner::new(&name, self.core.timer.clone())),
+                inner: Arc::new(NsInner::new(
+                    &name,
+                    self.core.timer.clone(),
+                    self.core.adapter(&name),
+                )),
             })
             .clone()
     }
@@ -235,7 +294,7 @@ impl SocketIo {
         self
     }
 
-    /// Sends an event to every socket of `/`.
+    /// Sends an event to every socket of `/` (on every server, with a message queue).
     pub fn emit(&self, event: &str, data: impl IntoArgs) -> Result<(), ArgsError> {
         self.main().emit(event, data)
     }
@@ -255,7 +314,8 @@ impl SocketIo {
         self.main().socket(id)
     }
 
-    /// Disconnects a socket of `/` by id; `false` if there is none.
+    /// Disconnects a socket of `/` by id: `true` if it was connected to this process
+    /// (see [`Namespace::disconnect`]).
     pub fn disconnect(&self, id: &str) -> bool {
         self.main().disconnect(id)
     }

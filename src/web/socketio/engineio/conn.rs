@@ -198,11 +198,11 @@ impl<D: Send + Sync + 'static> Conn<D> {
 
     /// Sends Engine.IO frames, in order, by the session's transport.
     pub(crate) fn send(&self, frames: &[Frame]) {
-        if let Route::WebSocket(ws) = self.route(frames) {
-            if !direct::push(self.key(), frames) {
-                // A full mailbox drops them, as a full socket buffer would.
-                let _ = ws.send_frames(shared_frames(frames));
-            }
+        if let Route::WebSocket(ws) = self.route(frames)
+            && !direct::push(self.key(), frames)
+        {
+            // A full mailbox drops them, as a full socket buffer would.
+            let _ = ws.send_frames(shared_frames(frames));
         }
     }
 
