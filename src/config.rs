@@ -87,10 +87,10 @@ pub struct Config {
     pub websocket_deflate: bool,
     /// Keep `TCP_NODELAY` on WebSocket connections (as on every connection): each
     /// message leaves at once. Off, the kernel may hold a small message while an earlier
-    /// one to the same client is unacknowledged (Nagle), which makes a broadcast to many
-    /// clients markedly cheaper at the cost of up to one delayed-ACK wait (about 40 ms on
-    /// Linux) for a message that follows another closely. tokio (and so axum) leaves
-    /// Nagle on by default.
+    /// one to the same client is unacknowledged (Nagle): fewer packets for a client sent
+    /// many small messages one by one, at the cost of up to one delayed-ACK wait (about
+    /// 40 ms on Linux) for a message that follows another closely. (Messages the loop
+    /// receives in a burst are already written together.) tokio leaves Nagle on.
     pub websocket_nodelay: bool,
     /// Messages each loop's mailbox holds (work posted to the loop from other threads);
     /// a full mailbox refuses further posts rather than grow.
