@@ -31,6 +31,18 @@
 //! percent-decoded before matching; the query string never affects routing. An unknown
 //! path is a 404, a known path with another method a 405 with `Allow`; `HEAD` is served
 //! by the `GET` view and `OPTIONS` is answered automatically.
+//!
+//! ## Logging
+//!
+//! carafe logs through the [`log`](https://docs.rs/log) crate; install any logger
+//! (`env_logger`, ...) to see it. The access log is the `carafe::access` target at level
+//! info, one line per request in Werkzeug's shape, `127.0.0.1 "GET / HTTP/1.1" 200 13
+//! 45us`: status, body bytes, and the time from the moment the request head was complete
+//! to the moment the last byte of the response was handed to the socket. The time the
+//! request body takes to arrive counts, and so does waiting for the blocking pool, for a
+//! streamed or pushed body to end, or for a slow client to take the response. Without a logger, or with that target off, nothing is recorded and the check
+//! costs one atomic load per request. The cause of every 500 is reported once, to the
+//! logger when one takes errors from carafe and to stderr otherwise.
 
 #![deny(missing_docs)]
 
