@@ -10,48 +10,65 @@
 //! view is registered with `app.blocking()` so it runs on a pool of OS threads instead
 //! of the event loop. Everything else (`/fast` here) stays on the loop.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use carafe::{App, HttpError, IntoResponse, Json, Request, Response, StatusCode};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-/// Where the database lives; seeded once at start.
-static DATABASE: OnceLock<PathBuf> = OnceLock::new();
-
-thread_local! {
-    // A connection per pool thread: SQLite connections are not shared between threads,
-    // and opening one per request would cost more than the query.
-    static DB: RefCell<Option<Connection>> = const { RefCell::new(None) };
+/// The database, app state that every view reaches with `req.state::<Database>()`.
+///
+/// State must be `Send + Sync`: blocking views use it from many pool threads at once. A
+/// rusqlite `Connection` is `Send` (it may move to another thread) but not `Sync` (two
+/// threads may not use it at the same time: its handle and its statement cache sit in
+/// `RefCell`s), so it cannot be shared as it is. One connection behind a `Mutex` would be `Sync`, but every
+/// query would wait for the one before it. So this is a small pool instead: a query
+/// takes an idle connection (opening one when none is idle) and gives it back after;
+/// the `Mutex` guards the list of idle connections, never a query.
+pub struct Database {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
 }
 
-/// Runs `f` with this thread's connection, opening it on first use.
-fn with_db<T>(f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, HttpError> {
-    DB.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.is_none() {
-            let path = DATABASE.get().expect("the database is seeded at start");
-            *slot = Some(Connection::open(path)?);
+impl Database {
+    /// The database in the file at `path`; connections are opened as queries need them.
+    pub fn new(path: PathBuf) -> Database {
+        Database {
+            path,
+            idle: Mutex::new(Vec::new()),
         }
-        Ok(f(slot.as_ref().unwrap())?)
-    })
-}
-
-/// Creates the database with users 1..=100.
-pub fn seed(path: PathBuf) -> rusqlite::Result<()> {
-    let _ = std::fs::remove_file(&path);
-    let db = Connection::open(&path)?;
-    db.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")?;
-    let insert = db.prepare("INSERT INTO users (id, name) VALUES (?1, ?2)");
-    let mut insert = insert?;
-    for id in 1..=100 {
-        insert.execute((id, format!("user {id}")))?;
     }
-    let _ = DATABASE.set(path);
-    Ok(())
+
+    /// Creates the file afresh, with users 1..=100.
+    pub fn seed(&self) -> rusqlite::Result<()> {
+        let _ = std::fs::remove_file(&self.path);
+        let db = Connection::open(&self.path)?;
+        db.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")?;
+        let mut insert = db.prepare("INSERT INTO users (id, name) VALUES (?1, ?2)")?;
+        for id in 1..=100 {
+            insert.execute((id, format!("user {id}")))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with a connection that no other thread uses meanwhile.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, HttpError> {
+        let idle = self.lock().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => Connection::open(&self.path)?,
+        };
+        let result = f(&conn);
+        self.lock().push(conn);
+        Ok(result?)
+    }
+
+    /// The idle connections; a panic elsewhere while holding the lock left the list whole.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn slow(_: &Request) -> &'static str {
@@ -75,7 +92,7 @@ struct User {
 
 fn user(req: &Request) -> Result<Response, HttpError> {
     let id: u64 = req.param("id")?;
-    let name = with_db(|db| {
+    let name = req.state::<Database>()?.with(|db| {
         db.query_row("SELECT name FROM users WHERE id = ?1", [id], |row| {
             row.get(0)
         })
@@ -91,9 +108,10 @@ fn user(req: &Request) -> Result<Response, HttpError> {
     })
 }
 
-/// The app, apart from `main` so tests can serve exactly this.
-pub fn app() -> App {
+/// The app on `database`, apart from `main` so tests can serve exactly this.
+pub fn app(database: Database) -> App {
     let mut app = App::new();
+    app.state(database);
     // Enough threads that a hundred slow requests wait together, not in turns.
     app.config_mut().blocking_threads = 128;
     app.blocking().get("/slow", slow);
@@ -113,6 +131,7 @@ fn main() -> std::io::Result<()> {
     // A line per request on stderr, as Werkzeug prints them; RUST_LOG=warn quiets them.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let path = std::env::temp_dir().join(format!("carafe-blocking-{}.sqlite", std::process::id()));
-    seed(path).map_err(std::io::Error::other)?;
-    app().run_from_env(5000)
+    let database = Database::new(path);
+    database.seed().map_err(std::io::Error::other)?;
+    app(database).run_from_env(5000)
 }

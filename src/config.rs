@@ -99,7 +99,10 @@ pub struct Config {
     /// to clients on the loopback interface, and templates are reloaded when they change.
     /// Never in production. `App::new` turns it on when `CARAFE_DEBUG` is `1`.
     pub debug: bool,
-    /// Key that signs session cookies; sessions are refused without one.
+    /// Key that signs session cookies (`CARAFE_SECRET_KEY` in [`Config::from_env`]).
+    /// Without one the session reads as empty and a change to it ends the request in a
+    /// 500 whose reported cause names `secret_key`; an app that calls `App::sessions`
+    /// is refused at start-up instead.
     pub secret_key: Option<String>,
     /// Name of the session cookie.
     pub session_cookie_name: String,

@@ -31,6 +31,18 @@
 //! percent-decoded before matching; the query string never affects routing. An unknown
 //! path is a 404, a known path with another method a 405 with `Allow`; `HEAD` is served
 //! by the `GET` view and `OPTIONS` is answered automatically.
+//!
+//! ## Logging
+//!
+//! carafe logs through the [`log`](https://docs.rs/log) crate; install any logger
+//! (`env_logger`, ...) to see it. The access log is the `carafe::access` target at level
+//! info, one line per request in Werkzeug's shape, `127.0.0.1 "GET / HTTP/1.1" 200 13
+//! 45us`: status, body bytes, and the time from the moment the request head was complete
+//! to the moment the last byte of the response was handed to the socket. The time the
+//! request body takes to arrive counts, and so does waiting for the blocking pool, for a
+//! streamed or pushed body to end, or for a slow client to take the response. Without a logger, or with that target off, nothing is recorded and the check
+//! costs one atomic load per request. The cause of every 500 is reported once, to the
+//! logger when one takes errors from carafe and to stderr otherwise.
 
 #![deny(missing_docs)]
 
@@ -89,21 +101,33 @@ pub mod websocket {
     };
 }
 
+// The example is the README's Socket.IO block, which `tests/readme.rs` keeps the same.
 /// Socket.IO (v5, over Engine.IO v4): a server the official clients (`socket.io-client`,
 /// python-socketio, rust_socketio) connect to unchanged, with Flask-SocketIO's model —
 /// handlers per event, rooms, namespaces, acknowledgements both ways, and emitting from
 /// anywhere. Long-polling and WebSocket transports, and the upgrade between them.
 ///
-/// ```
+/// ```no_run
 /// use carafe::socketio::{Ack, Args, Socket, SocketIo};
 /// use carafe::App;
 ///
 /// let mut app = App::new();
-/// let io = SocketIo::new();
-/// io.attach(&mut app);
-/// io.on("say", |socket: &Socket, args: Args, _ack: Option<Ack>| {
-///     let _ = socket.broadcast().emit("said", args);
+/// let io = SocketIo::new();                       // SocketIo::with_config(SocketIoConfig { .. })
+/// io.attach(&mut app);                            // mounts /socket.io/
+/// io.on_connect(|socket: &Socket, auth: Option<serde_json::Value>| {
+///     let _ = socket.emit("welcome", &serde_json::json!({ "sid": socket.id() }));
 /// });
+/// io.on("join", |socket: &Socket, (room,): (String,), ack: Option<Ack>| {
+///     socket.join(&room);
+///     if let Some(ack) = ack { let _ = ack.send(&true); }
+/// });
+/// let everyone = io.clone();                      // Clone + Send: emit from anywhere
+/// io.on("say", move |socket: &Socket, args: Args, _: Option<Ack>| {
+///     let room: String = args.get(0).unwrap_or_default();
+///     let _ = everyone.to(&room).emit("said", args);   // encoded once for the whole room
+/// });
+/// app.run("127.0.0.1:5000")?;
+/// # Ok::<(), std::io::Error>(())
 /// ```
 #[cfg(feature = "socketio")]
 pub mod socketio {

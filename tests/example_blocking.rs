@@ -16,14 +16,12 @@ use support::{Reader, TestServer};
 
 fn server() -> TestServer {
     static SEED: Once = Once::new();
-    SEED.call_once(|| {
-        let path = std::env::temp_dir().join(format!(
-            "carafe-example-blocking-{}.sqlite",
-            std::process::id()
-        ));
-        blocking::seed(path).unwrap();
-    });
-    TestServer::start(blocking::app())
+    let path = std::env::temp_dir().join(format!(
+        "carafe-example-blocking-{}.sqlite",
+        std::process::id()
+    ));
+    SEED.call_once(|| blocking::Database::new(path.clone()).seed().unwrap());
+    TestServer::start(blocking::app(blocking::Database::new(path)))
 }
 
 fn get(path: &str) -> Vec<u8> {

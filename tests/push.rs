@@ -262,3 +262,39 @@ fn a_slow_subscriber_is_bounded_and_does_not_hold_up_the_others() {
     }
     assert!(slow_full > 0, "the slow subscriber never filled up");
 }
+
+/// `body` as one chunk of a chunked body.
+fn chunk(body: &str) -> Vec<u8> {
+    format!("{:x}\r\n{body}\r\n", body.len()).into_bytes()
+}
+
+#[test]
+fn keep_alive_comments_are_comment_lines_on_the_wire() {
+    let (app, subscribers) = clock_app();
+    let server = TestServer::start(app);
+    let mut stream = subscribe(&server);
+    wait_for("the subscriber", || subscribers.lock().unwrap().len() == 1);
+    let events = subscribers.lock().unwrap().pop().unwrap();
+    // Each piece is read before the next is sent, so each arrives alone, as its own
+    // chunk, at once: a keep-alive that waited in a buffer would keep nothing alive.
+    events.comment("keep-alive").unwrap();
+    assert_eq!(
+        read_until(&mut stream, b"\n\n\r\n"),
+        chunk(": keep-alive\n\n")
+    );
+    // A line break would end the comment and start a field: it is dropped.
+    events.comment("not\r\ndata: forged").unwrap();
+    assert_eq!(
+        read_until(&mut stream, b"\n\n\r\n"),
+        chunk(": notdata: forged\n\n")
+    );
+    events.comment("").unwrap();
+    assert_eq!(read_until(&mut stream, b"\n\n\r\n"), chunk(": \n\n"));
+    events.send(&Event::data("after")).unwrap();
+    assert_eq!(
+        read_until(&mut stream, b"\n\n\r\n"),
+        chunk("data: after\n\n")
+    );
+    drop(events);
+    assert_eq!(read_until(&mut stream, b"0\r\n\r\n"), b"0\r\n\r\n");
+}

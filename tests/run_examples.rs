@@ -120,19 +120,73 @@ fn carafe_debug_turns_debug_mode_on_with_a_warning() {
     assert!(!rest.contains("Debug mode: on"), "{rest}");
 }
 
+/// A child process killed when dropped, so a failed check leaves none running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one example is asked over its Unix socket, and what its answer must hold.
+struct UnixCase {
+    example: &'static str,
+    path: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    /// Header lines (each ending in CRLF) added to the request.
+    headers: &'static str,
+    body_holds: &'static str,
+}
+
+const fn case(example: &'static str, path: &'static str) -> UnixCase {
+    UnixCase {
+        example,
+        path,
+        env: &[],
+        headers: "",
+        body_holds: "",
+    }
+}
+
 #[test]
 fn every_example_serves_on_a_unix_socket_when_host_says_so() {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
-    for (example, path) in [
-        ("hello", "/"),
-        ("techempower", "/plaintext"),
-        ("todo_api", "/todos"),
-        ("site", "/"),
-        ("blocking", "/fast"),
-        ("sse", "/"),
-        ("websocket", "/"),
-    ] {
+    let mut cases = vec![
+        case("hello", "/"),
+        case("techempower", "/plaintext"),
+        case("todo_api", "/todos"),
+        case("blocking", "/fast"),
+        case("sse", "/"),
+    ];
+    #[cfg(all(feature = "templates", feature = "sessions"))]
+    cases.push(case("site", "/"));
+    #[cfg(feature = "websocket")]
+    cases.push(case("websocket", "/"));
+    // CARAFE_* settings apply on a Unix socket too: the one proxy in front is trusted.
+    #[cfg(feature = "websocket")]
+    cases.push(UnixCase {
+        env: &[("CARAFE_PROXY_X_FOR", "1")],
+        headers: "X-Forwarded-For: 203.0.113.9\r\n",
+        body_holds: r#""remote_addr":"203.0.113.9""#,
+        ..case("behind_proxy", "/whoami")
+    });
+    // The Engine.IO handshake: the open packet with a session id.
+    #[cfg(feature = "socketio")]
+    cases.push(UnixCase {
+        body_holds: r#"0{"sid":""#,
+        ..case("chat", "/socket.io/?EIO=4&transport=polling")
+    });
+    for UnixCase {
+        example,
+        path,
+        env,
+        headers,
+        body_holds,
+    } in cases
+    {
         let socket = std::env::temp_dir().join(format!(
             "carafe-example-{example}-{}.sock",
             std::process::id()
@@ -146,14 +200,18 @@ fn every_example_serves_on_a_unix_socket_when_host_says_so() {
             .unwrap()
             .join("examples")
             .join(example);
-        let mut child = Command::new(bin)
-            .env("HOST", format!("unix:{}", socket.display()))
-            .env("PORT", "1")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        assert!(bin.exists(), "{} is built by cargo test", bin.display());
+        let mut child = KillOnDrop(
+            Command::new(bin)
+                .env("HOST", format!("unix:{}", socket.display()))
+                .env("PORT", "1")
+                .env("RUST_LOG", "warn")
+                .envs(env.iter().copied())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
         let mut banner = String::new();
         while !banner.contains(" * Running on unix:") {
             let mut line = String::new();
@@ -167,7 +225,7 @@ fn every_example_serves_on_a_unix_socket_when_host_says_so() {
         let mut stream = UnixStream::connect(&socket).unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = String::new();
@@ -176,8 +234,9 @@ fn every_example_serves_on_a_unix_socket_when_host_says_so() {
             response.starts_with("HTTP/1.1 200 OK"),
             "{example}: {response}"
         );
-        let _ = child.kill();
-        let _ = child.wait();
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        assert!(body.contains(body_holds), "{example}: {response}");
+        drop(child);
         let _ = std::fs::remove_file(&socket);
     }
 }

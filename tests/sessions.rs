@@ -4,8 +4,13 @@
 
 mod support;
 
+use std::process::Command;
+
 use carafe::{App, Request, redirect};
 use support::{TestServer, roundtrip};
+
+/// Set in the child process of the stderr test below.
+const CHILD: &str = "CARAFE_SESSIONS_CHILD";
 
 fn app(secret: Option<&str>) -> App {
     let mut app = App::new();
@@ -204,4 +209,61 @@ fn an_app_that_keeps_sessions_does_not_start_without_a_secret_key() {
     assert_eq!(resp.text(), "1");
     // An app that never declared sessions still starts without a key.
     TestServer::start(app(None));
+}
+
+/// Runs only as the child process of the test below, whose stderr it reads.
+#[test]
+fn child_without_a_secret_key() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let server = TestServer::start(app(None));
+    let get = |request: &[u8]| roundtrip(&server, request);
+    assert_eq!(get(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n").status, 500);
+    assert_eq!(get(b"POST /flash HTTP/1.1\r\nHost: x\r\n\r\n").status, 500);
+    let peek = get(b"GET /peek HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((peek.status, peek.text().as_str()), (200, "None"));
+    server.stop().unwrap();
+}
+
+#[test]
+fn without_a_secret_key_a_change_is_a_500_whose_cause_names_the_key_once() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_without_a_secret_key",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let about_the_key: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("secret key") || l.contains("secret_key"))
+        .collect();
+    assert_eq!(
+        about_the_key.len(),
+        2,
+        "one report per failed request\n{stderr}"
+    );
+    for (line, request) in about_the_key.iter().zip(["GET /count:", "POST /flash:"]) {
+        assert!(line.starts_with("[carafe] 500"), "{line}");
+        assert!(line.contains(request), "{line}");
+        for needed in ["Config::secret_key", "CARAFE_SECRET_KEY", "App::sessions"] {
+            assert!(line.contains(needed), "{needed} in {line}");
+        }
+        // Located at the view's own call, not inside carafe.
+        assert!(line.contains("tests/sessions.rs:"), "{line}");
+    }
+    // Nothing else: the panic hook's report would say the same thing a second time.
+    assert!(!stderr.contains("panicked at src/"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("thread '")),
+        "{stderr}"
+    );
 }

@@ -736,3 +736,89 @@ fn a_client_that_joins_no_namespace_is_closed_after_the_connect_timeout() {
     assert_eq!(post(&server, &joined, br#"42["echo","here"]"#).text(), "ok");
     assert_eq!(poll(&server, &joined).text(), r#"42["echo","here"]"#);
 }
+
+/// The sid in a CONNECT answer (`40{"sid":..}` or `40/nsp,{"sid":..}`).
+fn sid_of(answer: &str) -> String {
+    let json = &answer[answer.find('{').expect("a CONNECT answer")..];
+    serde_json::from_str::<Value>(json).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs `f` on a plain thread of its own, as an app's background work would.
+fn from_a_thread(io: &SocketIo, f: impl FnOnce(SocketIo) + Send + 'static) {
+    let io = io.clone();
+    thread::spawn(move || f(io)).join().unwrap();
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < until, "timed out");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn chained_targets_namespaces_and_closed_rooms_from_plain_threads() {
+    // Flask-SocketIO's emit(to=room, skip_sid=sid), emit(namespace=..) and close_room,
+    // called from outside any handler. Each client's next message after a marker sent
+    // to everyone shows what it was and was not sent before it.
+    let (server, io) = serve(SocketIoConfig::default(), 2, |io, _| {
+        io.on(
+            "join",
+            |socket: &Socket, (room,): (String,), _: Option<Ack>| socket.join(&room),
+        );
+        io.of("/admin");
+    });
+    let (mut a, answer) = ws_connect(&server, "/", "");
+    let a_id = sid_of(&answer);
+    let (mut b, answer) = ws_connect(&server, "/", "");
+    let b_id = sid_of(&answer);
+    let (mut outsider, _) = ws_connect(&server, "/", "");
+    let (mut admin, answer) = ws_connect(&server, "/admin", "");
+    assert!(answer.starts_with("40/admin,{"), "{answer}");
+    for ws in [&mut a, &mut b] {
+        ws.send(Msg::text(r#"42["join","news"]"#)).unwrap();
+    }
+    wait_until(|| io.to("news").sockets().len() == 2);
+
+    // to(room).except(sid): b only.
+    let a2 = a_id.clone();
+    from_a_thread(&io, move |io| {
+        io.to("news").except(&a2).emit("chained", &1).unwrap();
+        io.emit("marker", &1).unwrap();
+    });
+    assert_eq!(text(&mut b), r#"42["chained",1]"#);
+    for ws in [&mut a, &mut b, &mut outsider] {
+        assert_eq!(text(ws), r#"42["marker",1]"#);
+    }
+
+    // of("/admin").emit: the /admin socket only, and none of "/"'s emits reach it.
+    from_a_thread(&io, |io| {
+        io.of("/admin").emit("admins", "only").unwrap();
+        io.emit("marker", &2).unwrap();
+        io.of("/admin").emit("end", &0).unwrap();
+    });
+    assert_eq!(text(&mut admin), r#"42/admin,["admins","only"]"#);
+    assert_eq!(text(&mut admin), r#"42/admin,["end",0]"#);
+    for ws in [&mut a, &mut b, &mut outsider] {
+        assert_eq!(text(ws), r#"42["marker",2]"#);
+    }
+
+    // close_room: its former members stay connected but no longer get its emits.
+    from_a_thread(&io, |io| {
+        io.close_room("news");
+        io.to("news").emit("closed", &0).unwrap();
+        io.emit("marker", &3).unwrap();
+    });
+    assert!(io.to("news").sockets().is_empty());
+    for id in [&a_id, &b_id] {
+        let rooms = io.socket(id).expect("still connected").rooms();
+        assert!(!rooms.contains(&"news".to_owned()), "{rooms:?}");
+    }
+    for ws in [&mut a, &mut b, &mut outsider] {
+        assert_eq!(text(ws), r#"42["marker",3]"#);
+    }
+}

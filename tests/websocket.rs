@@ -6,12 +6,13 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use carafe::websocket::{Group, Message, SendError, WebSocket, WebSocketHandle, WebSocketHandler};
-use carafe::{App, HttpError, Request, abort};
+use carafe::{App, Blueprint, HttpError, Request, abort};
 use support::TestServer;
 use tungstenite::Message as Msg;
 
@@ -693,4 +694,151 @@ fn a_full_mailbox_refuses_sends_instead_of_growing() {
     }
     handle.send_text("after").unwrap();
     assert_eq!(ws.read().unwrap(), Msg::text("after"));
+}
+
+/// A raw handshake for `path`, with extra header lines.
+fn handshake_to(path: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn before_request_hooks_refuse_an_upgrade_before_the_101() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let mut app = App::new();
+    app.before_request(|req: &Request| {
+        if req.path().starts_with("/members") && req.header("Authorization").is_none() {
+            return Err(abort(401).with_header("WWW-Authenticate", "Bearer"));
+        }
+        Ok(())
+    });
+    let counted = made.clone();
+    app.websocket("/members/ws", move |_: &Request| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, HttpError>(Echo { events: None })
+    });
+    let mut admin = Blueprint::new("admin", "/admin");
+    admin.before_request(|req: &Request| {
+        if req.header("X-Admin") != Some("yes") {
+            return Err(abort(403));
+        }
+        Ok(())
+    });
+    let counted = made.clone();
+    admin.websocket("/ws", move |_: &Request| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, HttpError>(Echo { events: None })
+    });
+    app.register_blueprint(admin);
+    app.get("/plain", |_: &Request| "still HTTP");
+    let server = TestServer::start(app);
+
+    for (path, status) in [("/members/ws", 401), ("/admin/ws", 403)] {
+        let mut reader = support::Reader::new(server.connect());
+        reader.send(&handshake_to(path, ""));
+        let resp = reader.response().expect("a response");
+        assert_eq!(resp.status, status, "{path}");
+        if status == 401 {
+            assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+        }
+        assert_eq!(resp.header("sec-websocket-accept"), None, "{path}");
+        // No 101 follows: the connection still speaks HTTP.
+        reader.send(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n");
+        let next = reader.response().expect("the next HTTP response");
+        assert_eq!((next.status, next.text().as_str()), (200, "still HTTP"));
+    }
+    assert_eq!(made.load(Ordering::SeqCst), 0, "the factories never ran");
+
+    // With what the hooks want, the same routes upgrade.
+    for (path, header, value) in [
+        ("/members/ws", "Authorization", "Bearer t"),
+        ("/admin/ws", "X-Admin", "yes"),
+    ] {
+        let request = tungstenite::ClientRequestBuilder::new(
+            format!("ws://{}{path}", server.addr).parse().unwrap(),
+        )
+        .with_header(header, value);
+        let (mut ws, response) = tungstenite::client(request, server.connect()).unwrap();
+        assert_eq!(response.status(), 101);
+        ws.send(Msg::text(path)).unwrap();
+        assert_eq!(ws.read().unwrap(), Msg::text(path));
+    }
+    assert_eq!(made.load(Ordering::SeqCst), 2);
+}
+
+/// Greets with the room its rule named, then prefixes what it echoes with it.
+struct Room {
+    name: String,
+}
+
+impl WebSocketHandler for Room {
+    fn on_open(&mut self, ws: &mut WebSocket<'_>) {
+        let _ = ws.send_text(&format!("joined {}", self.name));
+    }
+
+    fn on_message(&mut self, ws: &mut WebSocket<'_>, message: Message<'_>) {
+        if let Message::Text(text) = message {
+            let _ = ws.send_text(&format!("{}: {text}", self.name));
+        }
+    }
+}
+
+#[test]
+fn an_upgrade_on_a_variable_rule_reads_its_parameters() {
+    let mut app = App::new();
+    app.websocket("/chat/<room>", |req: &Request| {
+        Ok::<_, HttpError>(Room {
+            name: req.param_str("room").unwrap_or("?").to_owned(),
+        })
+    });
+    app.websocket("/numbered/<int:n>", |req: &Request| {
+        let n: u32 = req.param("n")?;
+        Ok::<_, HttpError>(Room {
+            name: format!("#{}", n + 1),
+        })
+    });
+    let server = TestServer::start(app);
+    for (path, name) in [
+        ("/chat/lobby", "lobby"),
+        ("/chat/caf%C3%A9", "café"),
+        ("/numbered/41", "#42"),
+    ] {
+        let mut ws = client(&server, path);
+        assert_eq!(ws.read().unwrap(), Msg::text(format!("joined {name}")));
+        ws.send(Msg::text("hi")).unwrap();
+        assert_eq!(ws.read().unwrap(), Msg::text(format!("{name}: hi")));
+    }
+    // A value the converter refuses does not match the rule.
+    let resp = support::roundtrip(&server, &handshake_to("/numbered/x", ""));
+    assert_eq!(resp.status, 404);
+}
+
+#[test]
+fn an_unanswered_close_ends_the_connection_after_the_close_timeout() {
+    let (mut app, events) = echo_app();
+    let timeout = Duration::from_millis(300);
+    app.config_mut().websocket_close_timeout = timeout;
+    let server = TestServer::start(app);
+    let mut raw = Raw::open(&server, &[]);
+    assert_eq!(next(&events), "open None");
+    let asked = Instant::now();
+    raw.stream.write_all(&frame(0x81, b"close")).unwrap();
+    let (first, payload) = raw.frame().expect("the server's close");
+    assert_eq!(first, 0x88);
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 4000);
+    // The client never answers; the server waits out the timeout, then closes TCP.
+    assert_eq!(raw.frame(), None, "nothing but the end of the connection");
+    let waited = asked.elapsed();
+    assert!(
+        waited >= timeout,
+        "closed after {waited:?}, before the timeout"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "closed after {waited:?}: the 5 s default, not the configured timeout"
+    );
+    assert_eq!(next(&events), "close None ");
 }

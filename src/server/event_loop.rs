@@ -70,6 +70,13 @@ impl<S: Service> LoopContext<S> {
     }
 }
 
+/// Whether the loop goes on after a round.
+enum Turn {
+    Again,
+    /// Shut down and drained: `run` returns.
+    Done,
+}
+
 /// One loop: its poll, listener, connections and timers.
 pub(crate) struct EventLoop<S> {
     poll: Poll,
@@ -157,52 +164,62 @@ impl<S: Service> EventLoop<S> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let now = Instant::now();
-            self.date.update(now);
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => self.read_mailbox(now),
-                    Token(n) if n > FIRST_LISTENER - MAX_LISTENERS => {
-                        self.accept(FIRST_LISTENER - n, now)
-                    }
-                    Token(key) => {
-                        let ready = Ready {
-                            readable: event.is_readable(),
-                            writable: event.is_writable(),
-                            read_closed: event.is_read_closed() || event.is_error(),
-                        };
-                        self.conn_ready(key, ready, now);
-                    }
-                }
-            }
-            // Swap with a spare list rather than take: no allocation once both have grown.
-            std::mem::swap(&mut self.yielded, &mut self.revisit);
-            for i in 0..self.revisit.len() {
-                self.conn_ready(self.revisit[i], Ready::default(), now);
-            }
-            self.revisit.clear();
-            self.expire_timers(now);
-            if self.shutdown.is_shutdown() && self.drain_deadline.is_none() {
-                self.begin_drain(now);
-            }
-            self.free_closed();
-            if let Some(deadline) = self.drain_deadline
-                && (self.conns.is_empty() || now >= deadline)
-            {
-                // Whatever is still open is cut off: its handlers hear of it.
-                for (_, conn) in self.conns.iter_mut() {
-                    conn.on_close();
-                }
+            if let Turn::Done = self.turn(&mut events, timeout)? {
                 return Ok(());
             }
-            self.resume_accepting(now);
         }
+    }
+
+    /// One round: waits for events (at most `timeout`), acts on them, the timers and the
+    /// shutdown flag.
+    #[inline]
+    fn turn(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<Turn> {
+        if let Err(e) = self.poll.poll(events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(Turn::Again);
+            }
+            return Err(e);
+        }
+        let now = Instant::now();
+        self.date.update(now);
+        for event in events.iter() {
+            match event.token() {
+                WAKER => self.read_mailbox(now),
+                Token(n) if n > FIRST_LISTENER - MAX_LISTENERS => {
+                    self.accept(FIRST_LISTENER - n, now)
+                }
+                Token(key) => {
+                    let ready = Ready {
+                        readable: event.is_readable(),
+                        writable: event.is_writable(),
+                        read_closed: event.is_read_closed() || event.is_error(),
+                    };
+                    self.conn_ready(key, ready, now);
+                }
+            }
+        }
+        // Swap with a spare list rather than take: no allocation once both have grown.
+        std::mem::swap(&mut self.yielded, &mut self.revisit);
+        for i in 0..self.revisit.len() {
+            self.conn_ready(self.revisit[i], Ready::default(), now);
+        }
+        self.revisit.clear();
+        self.expire_timers(now);
+        if self.shutdown.is_shutdown() && self.drain_deadline.is_none() {
+            self.begin_drain(now);
+        }
+        self.free_closed();
+        if let Some(deadline) = self.drain_deadline
+            && (self.conns.is_empty() || now >= deadline)
+        {
+            // Whatever is still open is cut off: its handlers hear of it.
+            for (_, conn) in self.conns.iter_mut() {
+                conn.on_close();
+            }
+            return Ok(Turn::Done);
+        }
+        self.resume_accepting(now);
+        Ok(Turn::Again)
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -512,5 +529,151 @@ impl<S: Service> EventLoop<S> {
             let next = conn.begin_close(now);
             self.after(key, next);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::TcpStream;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::http::response::Response;
+    use crate::server::ShutdownState;
+    use crate::server::completion::Completion;
+    use crate::server::listener;
+    use crate::server::service::{Incoming, Reply};
+    use crate::server::transport::{ListenAddr, Security};
+
+    /// Answers every request later: the test keeps the promises and answers them.
+    struct Later {
+        config: Config,
+        promises: Arc<Mutex<Vec<Completion>>>,
+    }
+
+    impl Service for Later {
+        fn config(&self) -> &Config {
+            &self.config
+        }
+
+        fn respond(&self, _: Incoming<'_>, _: &mut Response) -> Reply<Later> {
+            let promises = self.promises.clone();
+            Reply::Later(Box::new(move |promise| {
+                promises.lock().unwrap().push(promise)
+            }))
+        }
+    }
+
+    /// A loop on a free port, driven round by round by the test, and its address.
+    fn event_loop(
+        promises: &Arc<Mutex<Vec<Completion>>>,
+    ) -> (EventLoop<Later>, LoopHandle, std::net::SocketAddr) {
+        let any = ListenAddr::Tcp(([127, 0, 0, 1], 0).into());
+        let (mut listeners, local) = listener::open(&any, 1, 16, None).unwrap();
+        let poll = Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), WAKER).unwrap();
+        let mailbox = LoopHandle::new(waker, 16);
+        let shutdown = ShutdownHandle {
+            inner: Arc::new(ShutdownState {
+                requested: AtomicBool::new(false),
+                loops: vec![mailbox.clone()],
+            }),
+        };
+        let service = Later {
+            config: Config::default(),
+            promises: promises.clone(),
+        };
+        let event_loop = EventLoop::new(
+            poll,
+            vec![Acceptor::new(listeners.remove(0), Security::Plain)],
+            Arc::new(service),
+            mailbox.clone(),
+            BlockingPool::new(1, 0),
+            shutdown,
+        )
+        .unwrap();
+        (event_loop, mailbox, local.tcp().unwrap())
+    }
+
+    /// Runs rounds until `done` holds (a few seconds at most).
+    fn turn_until(
+        event_loop: &mut EventLoop<Later>,
+        mut done: impl FnMut(&EventLoop<Later>) -> bool,
+    ) {
+        let mut events = Events::with_capacity(64);
+        for _ in 0..500 {
+            if done(event_loop) {
+                return;
+            }
+            event_loop
+                .turn(&mut events, Some(Duration::from_millis(10)))
+                .unwrap();
+        }
+        panic!("the loop never got there");
+    }
+
+    /// The one open connection: its key and serial.
+    fn only_conn(event_loop: &EventLoop<Later>) -> (usize, u64) {
+        assert_eq!(event_loop.conns.len(), 1);
+        let (key, conn) = event_loop.conns.iter().next().unwrap();
+        (key, conn.serial)
+    }
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[test]
+    fn a_late_answer_for_a_closed_connection_skips_the_one_on_its_key() {
+        let promises = Arc::new(Mutex::new(Vec::new()));
+        let (mut event_loop, mailbox, addr) = event_loop(&promises);
+        let waiting = || promises.lock().unwrap().len();
+
+        let mut first = TcpStream::connect(addr).unwrap();
+        first.write_all(REQUEST).unwrap();
+        turn_until(&mut event_loop, |_| waiting() == 1);
+        let (first_key, first_serial) = only_conn(&event_loop);
+        // The client leaves while its answer is pending; the loop notices and frees the key.
+        drop(first);
+        turn_until(&mut event_loop, |l| l.conns.is_empty());
+
+        let mut second = TcpStream::connect(addr).unwrap();
+        second.write_all(REQUEST).unwrap();
+        turn_until(&mut event_loop, |_| waiting() == 2);
+        let (second_key, second_serial) = only_conn(&event_loop);
+        assert_eq!(second_key, first_key, "the slab key was reused");
+        assert_ne!(second_serial, first_serial);
+
+        // The first connection's answer arrives: it names the key the second one waits on.
+        let stale = promises.lock().unwrap().remove(0);
+        stale.complete(Response::text("for the first client"));
+        turn_until(&mut event_loop, |_| mailbox.len() == 0);
+        second.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        match second.read(&mut buf) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok(n) => panic!(
+                "the second client was sent {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => panic!("read: {e}"),
+        }
+
+        // Its own answer still reaches it.
+        let own = promises.lock().unwrap().remove(0);
+        own.complete(Response::text("for the second client"));
+        let mut received = Vec::new();
+        turn_until(&mut event_loop, |_| {
+            match second.read(&mut buf) {
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+            received.ends_with(b"for the second client")
+        });
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(!text.contains("first"), "{text}");
     }
 }

@@ -86,6 +86,25 @@ pub(crate) fn watch_panics(debug: bool) {
     });
 }
 
+/// Ends the request in a 500 whose cause is `message`, as a panic in the view would,
+/// but without the panic hook's own report: the cause is the app's configuration, so
+/// it is reported once, by the guard around the view, at the caller's location.
+#[cfg(feature = "sessions")]
+#[cold]
+#[track_caller]
+pub(crate) fn fail(message: String) -> ! {
+    let seen = Seen {
+        location: std::panic::Location::caller().to_string(),
+        backtrace: backtrace(),
+    };
+    let _ = LAST_PANIC.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some(seen);
+        }
+    });
+    std::panic::resume_unwind(Box::new(message))
+}
+
 /// The 500 for a caught panic, carrying its message (and what the hook saw) as the cause.
 #[cold]
 pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> HttpError {

@@ -81,9 +81,13 @@ impl Session<'_> {
     ///
     /// # Panics
     ///
-    /// If the app has no secret key (Flask raises the same error); inside a view that
-    /// panic is a 500 with the reason reported. Also if `value` cannot be
+    /// If the app has no secret key, as Flask raises "the session is unavailable because
+    /// no secret key was set": the request ends in a 500 whose cause, naming
+    /// `secret_key`, is reported once (to the logger, or on stderr without one). Reading
+    /// still works without a key; the session is then empty. [`App::sessions`] turns
+    /// the missing key into a start-up error instead. Also panics if `value` cannot be
     /// represented as JSON (a map with non-string keys).
+    #[track_caller]
     pub fn insert(&mut self, key: impl Into<String>, value: impl Serialize) {
         require_signing(self.read(|s| s.signing));
         // Serialised first: a `Serialize` impl runs with the session free.
@@ -135,6 +139,7 @@ impl Session<'_> {
     }
 
     /// Makes the cookie outlive the browser session, or not.
+    #[track_caller]
     pub fn set_permanent(&mut self, permanent: bool) {
         if permanent {
             self.insert(PERMANENT, true);
@@ -168,20 +173,29 @@ impl std::fmt::Debug for Session<'_> {
     }
 }
 
+/// Without a secret key nothing can be stored: the request ends in a 500 whose cause
+/// says how to set one, reported once and located at the view's call.
+#[track_caller]
 fn require_signing(signing: bool) {
-    assert!(
-        signing,
-        "The session is unavailable because no secret key was set. \
-         Set config.secret_key (app.secret_key(...)) to a unique, secret value."
-    );
+    if !signing {
+        crate::web::fault::fail(NO_SECRET_KEY.to_owned());
+    }
 }
+
+/// The cause of a 500 from a session change without a secret key.
+const NO_SECRET_KEY: &str = "the session is unavailable because no secret key was set: set \
+     Config::secret_key to a long random value (app.secret_key(...), or CARAFE_SECRET_KEY \
+     through Config::from_env or App::run_from_env); App::sessions() makes bind refuse to \
+     start without one";
 
 impl App {
     /// Declares that the app keeps sessions, so [`App::bind`] refuses to start without a
     /// usable [`secret_key`](App::secret_key) instead of each request failing later.
     ///
     /// Whether a view or hook touches the session cannot be seen before it runs; this
-    /// says so up front. `bind` also refuses an empty secret key and a
+    /// says so up front. Without it, a keyless app starts, reads empty sessions, and
+    /// each change to one is a 500 whose reported cause names `secret_key`, as Flask
+    /// fails at first use. `bind` also refuses an empty secret key and a
     /// `session_cookie_name` a cookie cannot carry, declared or not.
     ///
     /// ```
@@ -260,11 +274,16 @@ impl<'a> Request<'a> {
     }
 
     /// Adds a message for the next request to show (Flask's `flash`).
+    ///
+    /// Without a secret key this ends the request in a 500 naming `secret_key`, as
+    /// [`Session::insert`] does.
+    #[track_caller]
     pub fn flash(&self, message: impl Into<String>) {
         self.flash_with("message", message);
     }
 
     /// Adds a message with a category (`"error"`, `"info"`, ...).
+    #[track_caller]
     pub fn flash_with(&self, category: &str, message: impl Into<String>) {
         let mut session = self.session();
         let mut flashes: Vec<(String, String)> = session.get(FLASHES).unwrap_or_default();

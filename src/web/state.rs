@@ -2,7 +2,7 @@
 //!
 //! A database pool, a configuration or a cache is given to `App::state` once instead of
 //! an `Arc` cloned into each closure. Views run on whichever loop (thread) took the
-//! connection, so state is `Send + Sync`: read-only data as it is, anything that
+//! connection, blocking views on the pool's threads, so state is `Send + Sync`: read-only data as it is, anything that
 //! changes behind a `Mutex`, an `RwLock` or atomics.
 
 use std::any::{Any, TypeId, type_name};
@@ -45,9 +45,11 @@ impl App {
     /// Registers `value` for every view to reach with [`Request::state`], by its type;
     /// registering a value of the same type again replaces it.
     ///
-    /// `T: Send + Sync` because views may run on any of the app's loops at once (and,
-    /// later, on a pool of threads for blocking work): put what changes behind a
-    /// `Mutex`, an `RwLock` or atomics.
+    /// `T: Send + Sync` because views run on any of the app's loops at once, and
+    /// blocking views ([`App::blocking`]) on the threads of its pool: put what changes
+    /// behind a `Mutex`, an `RwLock` or atomics. A value that is `Send` but not `Sync`,
+    /// such as a database connection, goes behind a `Mutex` or into a pool of them
+    /// (`examples/blocking.rs` keeps its SQLite connections so).
     ///
     /// ```
     /// use std::sync::Mutex;
