@@ -319,6 +319,138 @@ mod tests {
         }
     }
 
+    /// A server session over one end of a Unix socket pair whose send buffer is small,
+    /// and a client on the other end, both nonblocking, the handshake done.
+    fn pair() -> (TlsStream, rustls::ClientConnection, mio::net::UnixStream) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let server_config = crate::server::tls::TlsConfig::from_pem(
+            made.cert.pem().as_bytes(),
+            made.key_pair.serialize_pem().as_bytes(),
+        )
+        .unwrap()
+        .server_config()
+        .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let (ours, mut theirs) = mio::net::UnixStream::pair().unwrap();
+        socket2::SockRef::from(&ours)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(&theirs)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        let mut server =
+            TlsStream::new(Stream::Unix(ours), &server_config, PeerAddr::Unix).unwrap();
+        let mut client =
+            rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap())
+                .unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..100 {
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return (server, client, theirs);
+            }
+            while client.wants_write() {
+                client.write_tls(&mut theirs).unwrap();
+            }
+            match server.read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => panic!("no request was sent: {other:?}"),
+            }
+            match client.read_tls(&mut theirs) {
+                Ok(_) => {
+                    client.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    /// Takes in what the socket holds; returns the plaintext, and whether the server's
+    /// close_notify came.
+    fn client_reads(
+        client: &mut rustls::ClientConnection,
+        socket: &mut mio::net::UnixStream,
+    ) -> (Vec<u8>, bool) {
+        let mut plain = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            // Plaintext out first: rustls takes in no more while its buffer is full.
+            loop {
+                match client.reader().read(&mut chunk) {
+                    Ok(0) => return (plain, true),
+                    Ok(n) => plain.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            match client.read_tls(socket) {
+                Ok(0) => return (plain, false),
+                Ok(_) => {
+                    client.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return (plain, false),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn records_the_socket_refuses_wait_for_flush() {
+        let (mut server, mut client, mut socket) = pair();
+        let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut sent, mut got, mut refused) = (0, Vec::new(), 0);
+        while got.len() < body.len() {
+            while sent < body.len() {
+                match server.write(&body[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        // Encrypted records wait in the session; nothing more is taken
+                        // until they are out, so a slow reader costs a bounded buffer.
+                        assert!(server.wants_write());
+                        refused += 1;
+                        break;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            let (plain, closed) = client_reads(&mut client, &mut socket);
+            assert!(!closed);
+            got.extend_from_slice(&plain);
+            // As on a writable event.
+            match server.flush() {
+                Ok(()) => assert!(!server.wants_write()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => assert!(server.wants_write()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused > 10, "the socket refused only {refused} times");
+        assert!(got == body, "the bytes differ");
+
+        // Ending: close_notify waits like any record, then the socket's FIN follows.
+        server.shutdown_write().unwrap();
+        let mut closed = false;
+        for _ in 0..100 {
+            let (plain, seen) = client_reads(&mut client, &mut socket);
+            assert!(plain.is_empty());
+            if seen {
+                closed = true;
+                break;
+            }
+            let _ = server.flush();
+        }
+        assert!(closed, "no close_notify");
+        assert!(!server.wants_write());
+    }
+
     #[test]
     fn the_plain_400_says_its_length() {
         let text = std::str::from_utf8(PLAIN_HTTP_TO_TLS).unwrap();
