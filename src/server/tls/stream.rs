@@ -54,6 +54,8 @@ pub(crate) struct TlsStream {
     peer: PeerAddr,
     /// The last socket read filled less than it was offered: the socket is drained.
     drained: bool,
+    /// The peer's FIN was signalled: its end is still to be read, after the last bytes.
+    read_closed: bool,
     /// The connection's first bytes, kept while the handshake has not used them.
     first: [u8; FIRST_BYTES],
     first_len: usize,
@@ -75,6 +77,7 @@ impl TlsStream {
             session,
             peer,
             drained: false,
+            read_closed: false,
             first: [0; FIRST_BYTES],
             first_len: 0,
             closing: Closing::Open,
@@ -91,6 +94,13 @@ impl TlsStream {
     #[inline]
     pub(crate) fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
+    }
+
+    /// The peer's FIN (or an error) was signalled: from now on a read goes on to meet
+    /// it, rather than taking a short read for a drained socket.
+    #[inline]
+    pub(crate) fn note_read_closed(&mut self) {
+        self.read_closed = true;
     }
 
     /// Ciphertext waits in the session for the socket to take it.
@@ -211,6 +221,8 @@ impl Read for TlsStream {
     /// clients just close), `WouldBlock` while nothing has been decrypted.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
+        // This call has read bytes from the socket; with `drained`, it is now empty.
+        let mut read_socket = false;
         loop {
             if filled == buf.len() {
                 return Ok(filled);
@@ -230,6 +242,12 @@ impl Read for TlsStream {
             if filled > 0 && self.drained {
                 return Ok(filled);
             }
+            if read_socket && self.drained && !self.read_closed {
+                // Handshake records, or part of a record: the socket gave all it had, so
+                // another read would only fail. Its next bytes (or its FIN) bring a new
+                // readiness edge.
+                return Err(ErrorKind::WouldBlock.into());
+            }
             let mut socket = SocketReader {
                 socket: &mut self.socket,
                 drained: &mut self.drained,
@@ -239,7 +257,10 @@ impl Read for TlsStream {
             match self.session.read_tls(&mut socket) {
                 // The socket's end: `reader()` now says how it ended.
                 Ok(0) => {}
-                Ok(_) => self.process()?,
+                Ok(_) => {
+                    read_socket = true;
+                    self.process()?;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock && filled > 0 => return Ok(filled),
                 Err(e) => return Err(e),
