@@ -19,8 +19,9 @@ modes=${*:-new}
 WARM=${WARM:-2}; DUR=${DUR:-10}; WWW=${WWW:-/}; PROTO=${PROTO:-}
 command -v openssl >/dev/null || { echo "handshakes.sh: needs openssl" >&2; exit 1; }
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
+# A free port below the ephemeral range, where no outgoing connection holds it.
 if [ -z "${PORT:-}" ]; then
-  for _ in $(seq 50); do PORT=$((20000 + RANDOM % 30000)); listening $PORT || break; done
+  for _ in $(seq 50); do PORT=$((10000 + RANDOM % 20000)); listening $PORT || break; done
 fi
 export PORT
 log=$(mktemp)
