@@ -29,7 +29,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-case ${1:-} in -h | --help) sed -n '2,31p' "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,28p' "$0"; exit 0 ;; esac
 ROUNDS=${1:-${ROUNDS:-3}}
 WARM=${WARM:-2}; DUR=${DUR:-8}; CONNS=${CONNS:-64}
 mkdir -p "$here/results"
