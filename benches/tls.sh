@@ -22,6 +22,11 @@
 # the server's CPU per handshake) for each TLS server, ROUNDS rounds, the order rotating;
 # PROTO=-tls1_2 there makes those TLS 1.2 handshakes (wrk's keep-alive runs stay TLS 1.3).
 #
+# CALLGRIND=1 last counts, under valgrind's callgrind, the user-space instructions each TLS
+# server executes per request (and, with HANDSHAKES=1, per new and per resumed handshake):
+# the counters are zeroed after a warm-up and dumped after the measured run. Counts do not
+# move with the machine's load as times do; the kernel's part is not in them.
+#
 # Env: ROUNDS, WARM (2), DUR (8), CONNS (64), CARAFE, HYPER_TLS, HANDSHAKES, RESULTS (a file
 # the lines are appended to; default benches/results/tls-DATE.txt), LOCK (a file locked for
 # the whole run, so benchmarks sharing it never overlap; default /tmp/carafe-bench.lock).
@@ -29,16 +34,18 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-case ${1:-} in -h | --help) sed -n '2,28p' "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,33p' "$0"; exit 0 ;; esac
 ROUNDS=${1:-${ROUNDS:-3}}
 WARM=${WARM:-2}; DUR=${DUR:-8}; CONNS=${CONNS:-64}
 mkdir -p "$here/results"
 RESULTS=${RESULTS:-$here/results/tls-$(date +%F).txt}
 
-for tool in wrk openssl curl taskset; do
+tools="wrk openssl curl taskset"
+[ -n "${CALLGRIND:-}" ] && tools+=" valgrind"
+for tool in $tools; do
   command -v $tool >/dev/null && continue
   echo "tls.sh: $tool not found: installing it with apt-get" >&2
-  apt-get update -qq && apt-get install -y -qq wrk openssl curl util-linux >/dev/null || exit 1
+  apt-get update -qq && apt-get install -y -qq wrk openssl curl util-linux valgrind >/dev/null || exit 1
 done
 
 if [ -z "${CARAFE:-}" ]; then
@@ -53,15 +60,19 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 tls_env="TLS_CERT=$work/cert.pem TLS_KEY=$work/key.pem"
 
 names=(carafe-https carafe-http)
-declare -A cmd=(
-  [carafe-https]="env $tls_env RUST_LOG=warn WORKERS=1 $CARAFE"
-  [carafe-http]="env RUST_LOG=warn WORKERS=1 $CARAFE"
+declare -A envs=(
+  [carafe-https]="$tls_env RUST_LOG=warn WORKERS=1"
+  [carafe-http]="RUST_LOG=warn WORKERS=1"
 )
+declare -A bin=([carafe-https]=$CARAFE [carafe-http]=$CARAFE)
 declare -A scheme=([carafe-https]=https [carafe-http]=http [hyper-tls]=https)
 if [ -n "${HYPER_TLS:-}" ]; then
   names+=(hyper-tls)
-  cmd[hyper-tls]="env $tls_env $HYPER_TLS"
+  envs[hyper-tls]=$tls_env
+  bin[hyper-tls]=$HYPER_TLS
 fi
+declare -A cmd
+for name in "${names[@]}"; do cmd[$name]="env ${envs[$name]} ${bin[$name]}"; done
 
 # One benchmark at a time on this machine: a lock, and no foreign wrk running.
 exec 9>"${LOCK:-/tmp/carafe-bench.lock}"; flock 9
@@ -162,6 +173,46 @@ if [ -n "${HANDSHAKES:-}" ]; then
           -v b="${hs[$round.carafe-https.$mode]:-1}" 'BEGIN {printf "%.2f", a / b}')"
       done
       echo "# round $round, $mode handshakes, CPU:$ratios" | tee -a "$RESULTS"
+    done
+  done
+fi
+
+# Instructions: each TLS server once under callgrind.
+if [ -n "${CALLGRIND:-}" ]; then
+  modes=keepalive
+  [ -n "${HANDSHAKES:-}" ] && modes+=" new reuse"
+  echo "# NAME MODE OPERATIONS USER_INSTRUCTIONS_PER_OPERATION (callgrind)" | tee -a "$RESULTS"
+  for name in "${names[@]}"; do
+    [ "${scheme[$name]}" = https ] || continue
+    for mode in $modes; do
+      PORT=$(free_port)
+      out=$work/callgrind.$name.$mode
+      taskset -c 0 env PORT=$PORT ${envs[$name]} valgrind --tool=callgrind \
+        --callgrind-out-file="$out.%p" ${bin[$name]} >"$out.log" 2>&1 &
+      PID=$!
+      for _ in $(seq 300); do
+        curl -sk -o /dev/null --max-time 2 "https://127.0.0.1:$PORT/plaintext" && break
+        sleep 0.2
+      done
+      SPID=$PID
+      if [ $mode = keepalive ]; then
+        load=(taskset -c 1 wrk -t1 -c"$CONNS" "https://127.0.0.1:$PORT/plaintext")
+        "${load[@]}" -d"${WARM}s" >/dev/null 2>&1
+        callgrind_control -z $PID >/dev/null 2>&1
+        n=$("${load[@]}" -d"${DUR}s" | awk '/ requests in / {print $1}')
+      else
+        load=(taskset -c 1 openssl s_time -connect "127.0.0.1:$PORT" -$mode -www /plaintext ${PROTO:-})
+        "${load[@]}" -time "$WARM" >/dev/null 2>&1
+        callgrind_control -z $PID >/dev/null 2>&1
+        n=$("${load[@]}" -time "$DUR" 2>&1 | awk '/real seconds/ {n = $1} END {print n}')
+      fi
+      callgrind_control -d $PID >/dev/null 2>&1
+      sleep 1
+      stop
+      ir=$(callgrind_annotate "$(ls "$out".*.1 | head -1)" 2>/dev/null |
+        awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+      awk -v name="$name" -v mode="$mode" -v n="${n:-0}" -v ir="${ir:-0}" \
+        'BEGIN {printf "%s %s %d %.0f\n", name, mode, n, n ? ir / n : 0}' | tee -a "$RESULTS"
     done
   done
 fi
