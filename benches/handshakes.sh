@@ -3,21 +3,25 @@
 #   TLS handshakes per second, and the server's CPU time per handshake. Starts SERVER
 #   COMMAND (it must serve HTTPS on 127.0.0.1:$PORT) pinned to CPU 0 and drives it with
 #   `openssl s_time` pinned to CPU 1: `new` makes a full handshake per connection, `reuse`
-#   resumes one session (default: new). Prints one line per mode:
+#   resumes one session (default: new). Each connection also asks for $WWW and reads the
+#   answer to the end: a TLS 1.3 session ticket comes after the handshake, so a client that
+#   reads nothing has none to resume with. Prints one line per mode:
 #     NAME MODE HANDSHAKES/S CPU_US_PER_HANDSHAKE CPU0% CPU1%
 #   CPU1% near 100 means s_time, not the server, was the limit: compare the CPU column.
-# Env: PORT (default: a free one), WARM (s, 2), DUR (s, 10).
+# Env: PORT (default: a free one), WARM (s, 2), DUR (s, 10), WWW (the path asked for, /),
+#   PROTO (an s_time option forcing a version, e.g. -tls1_2; default: the newest).
 #   TLS_CERT=cert.pem TLS_KEY=key.pem benches/handshakes.sh carafe \
 #     target/release/examples/techempower new
 set -u
-[ $# -ge 2 ] || { sed -n '2,11p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,14p' "$0"; exit 2; }
 name=$1; cmd=$2; shift 2
 modes=${*:-new}
-WARM=${WARM:-2}; DUR=${DUR:-10}
+WARM=${WARM:-2}; DUR=${DUR:-10}; WWW=${WWW:-/}; PROTO=${PROTO:-}
 command -v openssl >/dev/null || { echo "handshakes.sh: needs openssl" >&2; exit 1; }
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
+# A free port below the ephemeral range, where no outgoing connection holds it.
 if [ -z "${PORT:-}" ]; then
-  for _ in $(seq 50); do PORT=$((20000 + RANDOM % 30000)); listening $PORT || break; done
+  for _ in $(seq 50); do PORT=$((10000 + RANDOM % 20000)); listening $PORT || break; done
 fi
 export PORT
 log=$(mktemp)
@@ -38,9 +42,10 @@ snap() { # server-ticks cpu0-busy cpu0-total cpu1-busy cpu1-total
                  END {print t o}' /proc/stat
 }
 for mode in $modes; do
-  taskset -c 1 openssl s_time -connect "127.0.0.1:$PORT" "-$mode" -time "$WARM" >/dev/null 2>&1
+  s_time=(taskset -c 1 openssl s_time -connect "127.0.0.1:$PORT" "-$mode" -www "$WWW" $PROTO)
+  "${s_time[@]}" -time "$WARM" >/dev/null 2>&1
   read -r s0 a0 t0 b0 u0 < <(snap)
-  out=$(taskset -c 1 openssl s_time -connect "127.0.0.1:$PORT" "-$mode" -time "$DUR" 2>&1)
+  out=$("${s_time[@]}" -time "$DUR" 2>&1)
   read -r s1 a1 t1 b1 u1 < <(snap)
   # "N connections in T real seconds": the last such line is the measured one.
   echo "$out" | awk -v name="$name" -v mode="$mode" -v hz="$hz" -v cpu=$((s1 - s0)) \

@@ -253,7 +253,8 @@ fn every_example_serves_https_from_pem_files() {
     let (cert, key) = pki.leaf(&["localhost"]).write(&dir, "localhost");
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let client = pki.client();
-    let examples = [
+    let mut examples = vec![
+        "behind_proxy",
         "blocking",
         "hello",
         "site",
@@ -262,6 +263,9 @@ fn every_example_serves_https_from_pem_files() {
         "todo_api",
         "websocket",
     ];
+    if cfg!(feature = "socketio") {
+        examples.push("chat");
+    }
     for example in examples {
         let running = Running::start(
             example,

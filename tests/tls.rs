@@ -11,8 +11,10 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use carafe::{App, Event, Listen, Request, Response, TlsConfig};
-use rustls::{CertificateError, ClientConnection};
-use support::tls::{Pki, TlsStream, connect, connect_trusting_anything, start, tls_error};
+use rustls::CertificateError;
+use support::tls::{
+    Pki, TlsStream, client_hello, connect, connect_trusting_anything, handshake, start, tls_error,
+};
 use support::{Reader, TestServer, demo_app};
 
 /// The demo app, and views that say what they see of the connection.
@@ -126,6 +128,101 @@ fn a_large_response_reaches_a_slow_reader() {
     assert_eq!(conn.response().unwrap().text(), "Hello, World!");
 }
 
+/// A client reading slowly through a small receive window.
+struct Slow<S> {
+    inner: S,
+    reads: usize,
+}
+
+impl<S: Read> Read for Slow<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        if self.reads.is_multiple_of(4) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Small reads: the window opens a little at a time.
+        let n = buf.len().min(4096);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+impl<S: Write> Write for Slow<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A socket whose receive buffer is as small as the kernel allows, set before the
+/// connection opens so the window it advertises stays small.
+fn connect_small_window(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    socket.into()
+}
+
+#[test]
+fn a_slow_reader_with_a_small_window_gets_every_byte() {
+    let pki = Pki::new();
+    let mut app = app();
+    let pattern = |i: usize| (i % 251) as u8;
+    app.get("/large", move |_: &Request| {
+        Response::new((0..3_000_000).map(pattern).collect::<Vec<u8>>())
+    });
+    // Pieces pulled only as the client takes the previous ones: each write meets a
+    // full socket, and encrypted records wait in the session for the next writable edge.
+    app.get("/stream", move |_: &Request| {
+        Response::stream((0..60).map(move |piece| {
+            (0..50_000)
+                .map(|i| pattern(piece * 50_000 + i))
+                .collect::<Vec<u8>>()
+        }))
+    });
+    let server = start(app, pki.leaf(&["localhost"]).config());
+    let stream = handshake(
+        connect_small_window(server.addr),
+        "localhost",
+        &pki.client(),
+    )
+    .unwrap();
+    let mut conn = Reader::new(Slow {
+        inner: stream,
+        reads: 0,
+    });
+    let mut batch = get("/large");
+    batch.extend_from_slice(&get("/stream"));
+    batch.extend_from_slice(&get("/"));
+    conn.send(&batch);
+    for (path, len) in [("/large", 3_000_000), ("/stream", 3_000_000)] {
+        let resp = conn.response().unwrap();
+        assert_eq!((resp.status, resp.body.len()), (200, len), "{path}");
+        let wrong = resp
+            .body
+            .iter()
+            .enumerate()
+            .position(|(i, &b)| b != pattern(i));
+        assert_eq!(wrong, None, "{path}: the first wrong byte");
+    }
+    assert_eq!(conn.response().unwrap().text(), "Hello, World!");
+}
+
+#[test]
+fn an_idle_connection_timed_out_ends_with_close_notify() {
+    let pki = Pki::new();
+    let mut app = app();
+    app.config_mut().keep_alive_timeout = Duration::from_millis(200);
+    let server = start(app, pki.leaf(&["localhost"]).config());
+    let mut conn = Reader::new(connect(server.addr, "localhost", &pki.client()).unwrap());
+    conn.send(&get("/"));
+    assert_eq!(conn.response().unwrap().status, 200);
+    let started = Instant::now();
+    assert!(closed_cleanly(&mut conn.stream));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn server_sent_events_stream_over_tls() {
     let pki = Pki::new();
@@ -209,13 +306,42 @@ fn websockets_over_tls() {
     }
 }
 
-/// The first flight of a real client: its ClientHello.
-fn client_hello() -> Vec<u8> {
+#[cfg(feature = "websocket")]
+#[test]
+fn a_websocket_over_tls_is_closed_cleanly_on_shutdown() {
+    use carafe::websocket::{Message, WebSocket, WebSocketHandler};
+
+    struct Echo;
+    impl WebSocketHandler for Echo {
+        fn on_message(&mut self, ws: &mut WebSocket<'_>, message: Message<'_>) {
+            let _ = ws.send(message);
+        }
+    }
     let pki = Pki::new();
-    let mut conn = ClientConnection::new(pki.client(), "localhost".try_into().unwrap()).unwrap();
-    let mut hello = Vec::new();
-    conn.write_tls(&mut hello).unwrap();
-    hello
+    let mut app = app();
+    app.websocket("/echo", |_: &Request| Ok::<_, carafe::HttpError>(Echo));
+    let server = start(app, pki.leaf(&["localhost"]).config());
+    let stream = connect(server.addr, "localhost", &pki.client()).unwrap();
+    let (mut ws, _) = tungstenite::client("wss://localhost/echo", stream).unwrap();
+    ws.send(tungstenite::Message::text("before")).unwrap();
+    assert_eq!(ws.read().unwrap(), tungstenite::Message::text("before"));
+    server.handle.shutdown();
+    // The server's close frame (1001, going away), answered; then TLS ends cleanly.
+    match ws.read().unwrap() {
+        tungstenite::Message::Close(Some(frame)) => {
+            assert_eq!(
+                frame.code,
+                tungstenite::protocol::frame::coding::CloseCode::Away
+            )
+        }
+        other => panic!("expected a close frame: {other:?}"),
+    }
+    match ws.read() {
+        Err(tungstenite::Error::ConnectionClosed) => {}
+        other => panic!("after close: {other:?}"),
+    }
+    assert!(closed_cleanly(ws.get_mut()));
+    server.stop().unwrap();
 }
 
 /// How long the server takes to close a connection that sent `bytes` and stopped.
@@ -240,7 +366,7 @@ fn a_stalled_handshake_is_timed_out_by_the_head_timeout() {
     app.config_mut().head_timeout = Duration::from_millis(300);
     app.config_mut().keep_alive_timeout = Duration::from_secs(30);
     let server = start(app, pki.leaf(&["localhost"]).config());
-    let hello = client_hello();
+    let hello = client_hello(&pki.client());
     // Half a ClientHello; then a whole one and no answer to the server's flight.
     for sent in [&hello[..hello.len() / 2], &hello[..]] {
         let waited = time_to_close(&server, sent);

@@ -154,7 +154,10 @@ impl Conn {
     ) -> Next {
         self.readable |= ready.readable || ready.read_closed;
         self.writable |= ready.writable;
-        self.read_closed |= ready.read_closed;
+        if ready.read_closed && !self.read_closed {
+            self.read_closed = true;
+            self.socket.note_read_closed();
+        }
         self.yielded = false;
         if ready.writable {
             // Output the transport holds back (TLS records the socket did not take) goes

@@ -333,6 +333,16 @@ impl Stream {
         }
     }
 
+    /// The peer's FIN (or an error) was signalled: a TLS stream then reads on to meet
+    /// it. A bare socket needs no telling: its reads reach the end by themselves.
+    #[inline]
+    pub(crate) fn note_read_closed(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.note_read_closed();
+        }
+    }
+
     /// A TLS handshake is under way: bytes arrive, but no request yet.
     #[inline]
     pub(crate) fn is_handshaking(&self) -> bool {

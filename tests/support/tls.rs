@@ -128,15 +128,27 @@ pub fn client_config(
 
 /// Connects to `addr` as a client of `name` and completes the handshake.
 pub fn connect(addr: SocketAddr, name: &str, config: &Arc<ClientConfig>) -> io::Result<TlsStream> {
+    handshake(TcpStream::connect(addr)?, name, config)
+}
+
+/// Completes a handshake as a client of `name` over a connected socket.
+pub fn handshake(tcp: TcpStream, name: &str, config: &Arc<ClientConfig>) -> io::Result<TlsStream> {
     let server_name = ServerName::try_from(name.to_owned()).unwrap();
     let conn = ClientConnection::new(config.clone(), server_name).unwrap();
-    let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut stream = StreamOwned::new(conn, tcp);
     while stream.conn.is_handshaking() {
         stream.conn.complete_io(&mut stream.sock)?;
     }
     Ok(stream)
+}
+
+/// The first flight of a real client: its ClientHello, as bytes to send by hand.
+pub fn client_hello(config: &Arc<ClientConfig>) -> Vec<u8> {
+    let mut conn = ClientConnection::new(config.clone(), "localhost".try_into().unwrap()).unwrap();
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).unwrap();
+    hello
 }
 
 /// The rustls error inside a failed handshake's `io::Error`.

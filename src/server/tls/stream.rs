@@ -54,6 +54,8 @@ pub(crate) struct TlsStream {
     peer: PeerAddr,
     /// The last socket read filled less than it was offered: the socket is drained.
     drained: bool,
+    /// The peer's FIN was signalled: its end is still to be read, after the last bytes.
+    read_closed: bool,
     /// The connection's first bytes, kept while the handshake has not used them.
     first: [u8; FIRST_BYTES],
     first_len: usize,
@@ -75,6 +77,7 @@ impl TlsStream {
             session,
             peer,
             drained: false,
+            read_closed: false,
             first: [0; FIRST_BYTES],
             first_len: 0,
             closing: Closing::Open,
@@ -91,6 +94,13 @@ impl TlsStream {
     #[inline]
     pub(crate) fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
+    }
+
+    /// The peer's FIN (or an error) was signalled: from now on a read goes on to meet
+    /// it, rather than taking a short read for a drained socket.
+    #[inline]
+    pub(crate) fn note_read_closed(&mut self) {
+        self.read_closed = true;
     }
 
     /// Ciphertext waits in the session for the socket to take it.
@@ -211,6 +221,8 @@ impl Read for TlsStream {
     /// clients just close), `WouldBlock` while nothing has been decrypted.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
+        // This call has read bytes from the socket; with `drained`, it is now empty.
+        let mut read_socket = false;
         loop {
             if filled == buf.len() {
                 return Ok(filled);
@@ -230,6 +242,12 @@ impl Read for TlsStream {
             if filled > 0 && self.drained {
                 return Ok(filled);
             }
+            if read_socket && self.drained && !self.read_closed {
+                // Handshake records, or part of a record: the socket gave all it had, so
+                // another read would only fail. Its next bytes (or its FIN) bring a new
+                // readiness edge.
+                return Err(ErrorKind::WouldBlock.into());
+            }
             let mut socket = SocketReader {
                 socket: &mut self.socket,
                 drained: &mut self.drained,
@@ -239,7 +257,10 @@ impl Read for TlsStream {
             match self.session.read_tls(&mut socket) {
                 // The socket's end: `reader()` now says how it ended.
                 Ok(0) => {}
-                Ok(_) => self.process()?,
+                Ok(_) => {
+                    read_socket = true;
+                    self.process()?;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock && filled > 0 => return Ok(filled),
                 Err(e) => return Err(e),
@@ -317,6 +338,138 @@ mod tests {
         ] {
             assert!(!is_plain_http(no), "{no:?}");
         }
+    }
+
+    /// A server session over one end of a Unix socket pair whose send buffer is small,
+    /// and a client on the other end, both nonblocking, the handshake done.
+    fn pair() -> (TlsStream, rustls::ClientConnection, mio::net::UnixStream) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let server_config = crate::server::tls::TlsConfig::from_pem(
+            made.cert.pem().as_bytes(),
+            made.key_pair.serialize_pem().as_bytes(),
+        )
+        .unwrap()
+        .server_config()
+        .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(made.cert.der().clone()).unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let (ours, mut theirs) = mio::net::UnixStream::pair().unwrap();
+        socket2::SockRef::from(&ours)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(&theirs)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        let mut server =
+            TlsStream::new(Stream::Unix(ours), &server_config, PeerAddr::Unix).unwrap();
+        let mut client =
+            rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap())
+                .unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..100 {
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return (server, client, theirs);
+            }
+            while client.wants_write() {
+                client.write_tls(&mut theirs).unwrap();
+            }
+            match server.read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => panic!("no request was sent: {other:?}"),
+            }
+            match client.read_tls(&mut theirs) {
+                Ok(_) => {
+                    client.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    /// Takes in what the socket holds; returns the plaintext, and whether the server's
+    /// close_notify came.
+    fn client_reads(
+        client: &mut rustls::ClientConnection,
+        socket: &mut mio::net::UnixStream,
+    ) -> (Vec<u8>, bool) {
+        let mut plain = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            // Plaintext out first: rustls takes in no more while its buffer is full.
+            loop {
+                match client.reader().read(&mut chunk) {
+                    Ok(0) => return (plain, true),
+                    Ok(n) => plain.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            match client.read_tls(socket) {
+                Ok(0) => return (plain, false),
+                Ok(_) => {
+                    client.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return (plain, false),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn records_the_socket_refuses_wait_for_flush() {
+        let (mut server, mut client, mut socket) = pair();
+        let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (mut sent, mut got, mut refused) = (0, Vec::new(), 0);
+        while got.len() < body.len() {
+            while sent < body.len() {
+                match server.write(&body[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        // Encrypted records wait in the session; nothing more is taken
+                        // until they are out, so a slow reader costs a bounded buffer.
+                        assert!(server.wants_write());
+                        refused += 1;
+                        break;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            let (plain, closed) = client_reads(&mut client, &mut socket);
+            assert!(!closed);
+            got.extend_from_slice(&plain);
+            // As on a writable event.
+            match server.flush() {
+                Ok(()) => assert!(!server.wants_write()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => assert!(server.wants_write()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused > 10, "the socket refused only {refused} times");
+        assert!(got == body, "the bytes differ");
+
+        // Ending: close_notify waits like any record, then the socket's FIN follows.
+        server.shutdown_write().unwrap();
+        let mut closed = false;
+        for _ in 0..100 {
+            let (plain, seen) = client_reads(&mut client, &mut socket);
+            assert!(plain.is_empty());
+            if seen {
+                closed = true;
+                break;
+            }
+            let _ = server.flush();
+        }
+        assert!(closed, "no close_notify");
+        assert!(!server.wants_write());
     }
 
     #[test]
