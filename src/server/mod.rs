@@ -19,6 +19,7 @@ mod event_loop;
 pub(crate) mod h1;
 mod listener;
 pub(crate) mod mailbox;
+mod panic;
 pub(crate) mod pool;
 mod service;
 mod timer;
@@ -28,6 +29,7 @@ mod transport;
 #[cfg(feature = "websocket")]
 pub(crate) mod websocket;
 
+pub(crate) use panic::panic_message;
 pub(crate) use service::{BlockingJob, ConnInfo, Incoming, Reply, Service};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;

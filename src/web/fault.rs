@@ -108,11 +108,7 @@ pub(crate) fn fail(message: String) -> ! {
 /// The 500 for a caught panic, carrying its message (and what the hook saw) as the cause.
 #[cold]
 pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> HttpError {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_owned());
+    let message = crate::server::panic_message(payload).to_owned();
     let seen = LAST_PANIC
         .try_with(|last| last.try_borrow_mut().ok().and_then(|mut l| l.take()))
         .ok()

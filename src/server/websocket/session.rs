@@ -256,11 +256,7 @@ fn guarded(f: impl FnOnce()) -> bool {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(()) => true,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(non-string panic payload)");
+            let message = crate::server::panic_message(&*panic);
             log::error!("panic in a WebSocket handler: {message}");
             false
         }

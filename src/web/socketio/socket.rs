@@ -157,11 +157,7 @@ pub(crate) fn guarded<R>(what: &str, f: impl FnOnce() -> R) -> Option<R> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => Some(r),
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(non-string panic payload)");
+            let message = crate::server::panic_message(&*panic);
             log::error!("panic in a Socket.IO {what} handler: {message}");
             None
         }
