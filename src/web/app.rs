@@ -175,7 +175,7 @@ impl App {
         Blocking::new(self)
     }
 
-    pub(crate) fn add_view(
+    fn add_view(
         &mut self,
         rule: &str,
         endpoint: &str,

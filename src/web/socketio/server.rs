@@ -17,6 +17,7 @@ use super::namespace::{Broadcast, ConnectOutcome, Namespace, NsInner};
 use super::socket::{DisconnectReason, Socket};
 use crate::http::method::Method;
 use crate::web::app::{App, ViewKind};
+use crate::web::scaffold::AddView;
 
 /// The settings of a [`SocketIo`] server (Flask-SocketIO's `SocketIO(...)` keywords).
 #[derive(Clone, Debug)]
@@ -225,12 +226,11 @@ impl SocketIo {
         if !path.ends_with('/') {
             path.push('/');
         }
-        app.add_view(
+        app.add_boxed_view(
             &path,
             "socketio",
             &[Method::GET, Method::POST, Method::OPTIONS],
             Box::new(move |req, response| engine.serve(req, response)),
-            None,
             ViewKind::Direct,
         );
         self
