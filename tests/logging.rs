@@ -2,29 +2,8 @@
 
 mod support;
 
-use std::sync::Mutex;
-
 use carafe::{App, Request, Response};
-use support::{Reader, TestServer};
-
-/// Collects every record (a process has one logger, so this file has one test).
-struct Capture(Mutex<Vec<(log::Level, String, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record) {
-        self.0.lock().unwrap().push((
-            record.level(),
-            record.target().to_owned(),
-            record.args().to_string(),
-        ));
-    }
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+use support::{CAPTURE, Reader, TestServer};
 
 #[test]
 fn access_lines_and_faults_are_logged() {

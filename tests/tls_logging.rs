@@ -5,30 +5,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use support::Reader;
 use support::tls::{Pki, connect, start};
-
-/// Collects every record (a process has one logger, so this file has one test).
-struct Capture(Mutex<Vec<(log::Level, String, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record) {
-        self.0.lock().unwrap().push((
-            record.level(),
-            record.target().to_owned(),
-            record.args().to_string(),
-        ));
-    }
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+use support::{CAPTURE, Reader};
 
 /// The TLS records logged so far.
 fn tls_records() -> Vec<(log::Level, String)> {

@@ -241,3 +241,23 @@ pub fn demo_app() -> App {
     app.get("/panic", |_: &Request| -> &'static str { panic!("boom") });
     app
 }
+
+/// A logger that keeps every record as (level, target, message). A process has one
+/// logger, so a test file that installs it (`log::set_logger(&CAPTURE)`) has one test.
+pub struct Capture(pub std::sync::Mutex<Vec<(log::Level, String, String)>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        self.0.lock().unwrap().push((
+            record.level(),
+            record.target().to_owned(),
+            record.args().to_string(),
+        ));
+    }
+    fn flush(&self) {}
+}
+
+pub static CAPTURE: Capture = Capture(std::sync::Mutex::new(Vec::new()));
