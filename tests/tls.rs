@@ -266,9 +266,9 @@ fn blocking_views_answer_over_tls() {
     assert_eq!(conn.response().unwrap().text(), "Hello, World!");
 }
 
+/// The test app with a WebSocket echo at `/echo`.
 #[cfg(feature = "websocket")]
-#[test]
-fn websockets_over_tls() {
+fn echo_app() -> App {
     use carafe::websocket::{Message, WebSocket, WebSocketHandler};
 
     struct Echo;
@@ -277,10 +277,16 @@ fn websockets_over_tls() {
             let _ = ws.send(message);
         }
     }
-    let pki = Pki::new();
     let mut app = app();
     app.websocket("/echo", |_: &Request| Ok::<_, carafe::HttpError>(Echo));
-    let server = start(app, pki.leaf(&["localhost"]).config());
+    app
+}
+
+#[cfg(feature = "websocket")]
+#[test]
+fn websockets_over_tls() {
+    let pki = Pki::new();
+    let server = start(echo_app(), pki.leaf(&["localhost"]).config());
     let stream = connect(server.addr, "localhost", &pki.client()).unwrap();
     let (mut ws, response) = tungstenite::client("wss://localhost/echo", stream).unwrap();
     assert_eq!(response.status(), 101);
@@ -309,18 +315,8 @@ fn websockets_over_tls() {
 #[cfg(feature = "websocket")]
 #[test]
 fn a_websocket_over_tls_is_closed_cleanly_on_shutdown() {
-    use carafe::websocket::{Message, WebSocket, WebSocketHandler};
-
-    struct Echo;
-    impl WebSocketHandler for Echo {
-        fn on_message(&mut self, ws: &mut WebSocket<'_>, message: Message<'_>) {
-            let _ = ws.send(message);
-        }
-    }
     let pki = Pki::new();
-    let mut app = app();
-    app.websocket("/echo", |_: &Request| Ok::<_, carafe::HttpError>(Echo));
-    let server = start(app, pki.leaf(&["localhost"]).config());
+    let server = start(echo_app(), pki.leaf(&["localhost"]).config());
     let stream = connect(server.addr, "localhost", &pki.client()).unwrap();
     let (mut ws, _) = tungstenite::client("wss://localhost/echo", stream).unwrap();
     ws.send(tungstenite::Message::text("before")).unwrap();
